@@ -1,0 +1,180 @@
+package dev.diffinstruct.torch;
+
+import dev.diffinstruct.torch.ffi.Dishim;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Process-wide libtorch settings and facts: version, BLAS, threads, CUDA, seeds, grad mode. */
+public final class Torch {
+    static {
+        Native.ensureLoaded();
+    }
+
+    private Torch() {}
+
+    /** The libtorch version the shim was compiled against, e.g. {@code 1.13.1}. */
+    public static String version() {
+        return Dishim.dt_torch_version().reinterpret(Long.MAX_VALUE).getString(0);
+    }
+
+    /** at::show_config(): how libtorch was built. */
+    public static String buildConfig() {
+        return Native.takeString(Dishim.dt_build_config(), "show_config");
+    }
+
+    /** Where the shim was loaded from. */
+    public static Path nativeLibrary() {
+        return Native.loadedFrom();
+    }
+
+    /**
+     * The BLAS library actually mapped into this process (after a matrix product), e.g.
+     * {@code /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3}: Debian's libtorch uses
+     * whichever libblas.so.3 the system selects, and the reference BLAS is ~10x slower.
+     */
+    public static String blasLibrary() {
+        try (Scope s = Scope.open()) {
+            Tensor a = Tensor.ones(8, 8);
+            a.matmul(a);
+        }
+        List<String> found = new ArrayList<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+                int i = line.indexOf('/');
+                if (i < 0) continue;
+                String path = line.substring(i);
+                String name = Path.of(path).getFileName().toString();
+                if ((name.contains("blas") || name.contains("mkl_") || name.contains("lapack")) && !found.contains(path)) found.add(path);
+            }
+        } catch (IOException e) {
+            return "unknown (" + e.getMessage() + ")";
+        }
+        if (found.isEmpty()) return "built in (no separate BLAS library mapped)";
+        List<String> resolved = new ArrayList<>();
+        for (String p : found) {
+            try {
+                resolved.add(Path.of(p).toRealPath().toString());
+            } catch (IOException e) {
+                resolved.add(p);
+            }
+        }
+        return String.join(", ", resolved);
+    }
+
+    /** A short verdict on {@link #blasLibrary()}: "OpenBLAS", "MKL", "reference BLAS (slow)" or the path. */
+    public static String blasKind() {
+        String b = blasLibrary();
+        if (b.contains("openblas")) return "OpenBLAS";
+        if (b.contains("mkl")) return "MKL";
+        if (b.contains("blis")) return "BLIS";
+        if (b.contains("atlas")) return "ATLAS";
+        if (b.contains("/blas/libblas")) return "reference BLAS (slow: apt-get install libopenblas0-pthread)";
+        return b;
+    }
+
+    public static boolean cudaAvailable() {
+        return Native.check(Dishim.dt_cuda_is_available(), "cuda.is_available") == 1;
+    }
+
+    public static int cudaDeviceCount() {
+        return Native.check(Dishim.dt_cuda_device_count(), "cuda.device_count");
+    }
+
+    public static int threads() {
+        return Native.check(Dishim.dt_get_num_threads(), "get_num_threads");
+    }
+
+    /** libtorch's intra-op thread count. */
+    public static void setThreads(int n) {
+        Native.check(Dishim.dt_set_num_threads(n), "set_num_threads");
+    }
+
+    /** Seeds libtorch's default generators (used by dropout inside TorchScript and by null generators). */
+    public static void manualSeed(long seed) {
+        Native.check(Dishim.dt_manual_seed(seed), "manual_seed");
+    }
+
+    /** The default CPU generator's state. */
+    public static byte[] rngState() {
+        try (Tensor t = Tensor.wrap(Dishim.dt_default_rng_state(), "get_rng_state")) {
+            return t.toByteArray();
+        }
+    }
+
+    public static void setRngState(byte[] state) {
+        try (Tensor t = Tensor.of(state, state.length)) {
+            Native.check(Dishim.dt_set_default_rng_state(t.h()), "set_rng_state");
+        }
+    }
+
+    /** Grad mode on this thread. */
+    public static boolean gradEnabled() {
+        return Native.check(Dishim.dt_is_grad_enabled(), "is_grad_enabled") == 1;
+    }
+
+    /** A scope with autograd off on this thread (torch.no_grad()); close restores the previous mode. */
+    public static GradMode noGrad() {
+        return new GradMode(false);
+    }
+
+    /** A scope with autograd on (torch.enable_grad()). */
+    public static GradMode enableGrad() {
+        return new GradMode(true);
+    }
+
+    public static final class GradMode implements AutoCloseable {
+        private final boolean previous;
+        private boolean closed;
+
+        private GradMode(boolean on) {
+            previous = Native.check(Dishim.dt_set_grad_enabled(on ? 1 : 0), "set_grad_enabled") == 1;
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            Native.check(Dishim.dt_set_grad_enabled(previous ? 1 : 0), "set_grad_enabled");
+        }
+    }
+
+    /** Live native handles {tensors, modules, optimizers, generators}: for leak checks. */
+    public static long[] liveHandles() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.JAVA_LONG, 4);
+            Native.check(Dishim.dt_live_handles(out), "live_handles");
+            return out.toArray(ValueLayout.JAVA_LONG);
+        }
+    }
+
+    /** Tensors in torch.save's format (a list; Python's torch.load reads it). */
+    public static byte[] pickle(List<Tensor> tensors) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = a.allocate(ValueLayout.ADDRESS, Math.max(1, tensors.size()));
+            for (int i = 0; i < tensors.size(); i++) seg.setAtIndex(ValueLayout.ADDRESS, i, tensors.get(i).h());
+            MemorySegment out = a.allocate(ValueLayout.JAVA_LONG, 2);
+            Native.check(Dishim.dt_tensors_pickle(seg, tensors.size(), out, out.asSlice(8)), "pickle_save");
+            return Native.takeBytes(out.get(ValueLayout.ADDRESS, 0), out.get(ValueLayout.JAVA_LONG, 8));
+        }
+    }
+
+    /** Reads what {@link #pickle} (or torch.save of a list of tensors) wrote; the tensors join the current scope. */
+    public static List<Tensor> unpickle(byte[] data) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
+            int n = Native.check(Dishim.dt_tensors_unpickle(seg, data.length, MemorySegment.NULL, 0), "pickle_load");
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS, Math.max(1, n));
+            Native.check(Dishim.dt_tensors_unpickle(seg, data.length, out, n), "pickle_load");
+            List<Tensor> r = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) r.add(new Tensor(out.getAtIndex(ValueLayout.ADDRESS, i)));
+            return r;
+        }
+    }
+}
