@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every test (C shim build, PyTorch reference fixtures, JUnit suites). Needs scripts/setup.sh's packages.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ -z "${JAVA_HOME:-}" ] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -qE 'version "(2[5-9]|[3-9][0-9])'; then
+  export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
+fi
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+cd "$ROOT" && exec mvn -B install "$@"
