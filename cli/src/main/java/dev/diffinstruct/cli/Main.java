@@ -68,11 +68,7 @@ public final class Main implements Runnable {
     private static int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
         PrintWriter err = cmd.getErr();
         err.println(cmd.getColorScheme().errorText("error: " + oneLine(ex)));
-        if (GlobalOptions.debug) {
-            ex.printStackTrace(err);
-        } else {
-            err.println("(run with --debug for the stack trace)");
-        }
+        if (GlobalOptions.debug) ex.printStackTrace(err);
         err.flush();
         return exitCode(ex);
     }
