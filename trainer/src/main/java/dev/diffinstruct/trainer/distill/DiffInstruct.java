@@ -276,19 +276,10 @@ public final class DiffInstruct implements AutoCloseable {
 
             // 2. Generator: x = g(z), diffused to x_sigma = x + sigma eps, moved along
             //    grad_x = w(sigma) (score_fake - score_teacher)(x_sigma) through the surrogate loss.
-            Tensor x = generator.forward(latents(n));
+            Tensor z = latents(n);
             Tensor sigma = sigmas.sample(rng, n);
-            Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, x.shape());
-            boolean throughDenoisers = ikl.differentiatesDenoisers(); // SiD: gradients flow through both denoisers
-            Tensor xSigma = (throughDenoisers ? x : x.detach()).add(eps.mul(DenoisingScoreMatchingLoss.perSample(sigma, x.dim())));
-            Tensor dTeacher, dFake;
-            try (var gradMode = throughDenoisers ? Torch.enableGrad() : Torch.noGrad()) {
-                byte[] dropoutState = cfg.trainMode ? Torch.rngState() : null;
-                dTeacher = teacher.forward(xSigma, sigma);
-                if (dropoutState != null) Torch.setRngState(dropoutState); // same dropout masks in both
-                dFake = fake.forward(xSigma, sigma);
-            }
-            Tensor lossG = ikl.loss(x, dTeacher, dFake);
+            Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, Networks.prepend(n, dataShape));
+            Tensor lossG = generatorLoss(generator, teacher, fake, ikl, cfg.trainMode, z, sigma, eps);
             optG.zeroGrad();
             lossG.backward();
             double gradNormG = guardedStep(optG, generator, "generator", listener);
@@ -303,6 +294,31 @@ public final class DiffInstruct implements AutoCloseable {
             }
             return logging ? metrics(lossG, lossF, gradNormG, gradNormF, sigma) : null;
         }
+    }
+
+    /**
+     * The generator's loss for latents z, noise levels sigma and noise eps: x = g(z),
+     * x_sigma = x + sigma eps, the teacher and the fake denoiser at x_sigma (without gradient,
+     * except for SiD; with the same dropout masks when {@code sameDropout}), and the
+     * {@link IklLoss} surrogate whose backward gives the generator's gradient.
+     */
+    static Tensor generatorLoss(ScriptModule generator, ScriptModule teacher, ScriptModule fake, IklLoss ikl,
+                                boolean sameDropout, Tensor z, Tensor sigma, Tensor eps) {
+        Tensor out;
+        try (Scope s = Scope.open()) {
+            Tensor x = generator.forward(z);
+            boolean throughDenoisers = ikl.differentiatesDenoisers(); // SiD: gradients flow through both denoisers
+            Tensor xSigma = (throughDenoisers ? x : x.detach()).add(eps.mul(DenoisingScoreMatchingLoss.perSample(sigma, x.dim())));
+            Tensor dTeacher, dFake;
+            try (var gradMode = throughDenoisers ? Torch.enableGrad() : Torch.noGrad()) {
+                byte[] dropoutState = sameDropout ? Torch.rngState() : null;
+                dTeacher = teacher.forward(xSigma, sigma);
+                if (dropoutState != null) Torch.setRngState(dropoutState); // the fake sees the teacher's dropout masks
+                dFake = fake.forward(xSigma, sigma);
+            }
+            out = s.keep(ikl.loss(x, dTeacher, dFake));
+        }
+        return out;
     }
 
     /** Standard normal latents [n, *latent_shape] from the training generator. */
