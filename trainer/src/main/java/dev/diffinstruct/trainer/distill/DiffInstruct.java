@@ -47,7 +47,7 @@ public final class DiffInstruct implements AutoCloseable {
     private static final Gson GSON = new Gson();
     private static final int FORMAT = 1;
     /** Options a resumed run may change; every other option is the checkpoint's. */
-    private static final Set<String> RESUMABLE = Set.of("steps", "logEvery", "ckptEvery", "keepCheckpoints", "out", "device");
+    private static final Set<String> RESUMABLE = Set.of("steps", "logEvery", "ckptEvery", "keepCheckpoints", "out");
 
     private final DistillConfig cfg;
     private final Path out;
@@ -115,7 +115,7 @@ public final class DiffInstruct implements AutoCloseable {
     /**
      * Continues the run in {@code requested.out} from its newest readable checkpoint. The
      * checkpoint's configuration is used, except for the options of a resumed run may change
-     * ({@code steps}, {@code logEvery}, {@code ckptEvery}, {@code keepCheckpoints}, {@code device});
+     * ({@code steps}, {@code logEvery}, {@code ckptEvery}, {@code keepCheckpoints}; the RNG states tie a run to its device);
      * other differences are reported to the listener. The teacher is loaded again from the
      * checkpoint's configuration, through {@code adapters}. Empty if there is no checkpoint.
      */
@@ -134,7 +134,6 @@ public final class DiffInstruct implements AutoCloseable {
         cfg.ckptEvery = requested.ckptEvery;
         cfg.keepCheckpoints = requested.keepCheckpoints;
         cfg.out = requested.out;
-        cfg.device = requested.device;
         cfg.validate();
         Device device = Networks.device(cfg.device);
         JsonObject state = JsonParser.parseString(text(c.part("state.json"))).getAsJsonObject();
