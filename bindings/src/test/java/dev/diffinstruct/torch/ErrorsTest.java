@@ -1,6 +1,7 @@
 package dev.diffinstruct.torch;
 
 import static dev.diffinstruct.torch.TestSupport.fixture;
+import static dev.diffinstruct.torch.TestSupport.liveTensors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -172,7 +173,9 @@ class ErrorsTest {
     void closedModule() {
         ScriptModule m = ScriptModule.load(fixture("mlp.pt"));
         m.close();
-        assertFailsNaming(IllegalStateException.class, () -> m.forward(Tensor.ones(1, 2)).close(), "module is closed");
+        try (Tensor x = Tensor.ones(1, 2)) {
+            assertFailsNaming(IllegalStateException.class, () -> m.forward(x), "module is closed");
+        }
         assertFailsNaming(IllegalStateException.class, m::methods, "module is closed");
     }
 
@@ -306,9 +309,9 @@ class ErrorsTest {
     void processSurvivesManyErrors() {
         try (Scope s = Scope.open()) {
             Tensor a = Tensor.ones(2, 3);
-            long before = TestSupport.liveTensors();
+            long before = liveTensors();
             for (int i = 0; i < 200; i++) assertThrows(TorchException.class, () -> a.matmul(a));
-            assertEquals(before, TestSupport.liveTensors(), "failed calls must not leave handles behind");
+            assertEquals(before, liveTensors(), "failed calls must not leave handles behind");
             assertEquals(3, a.matmul(a.transpose(0, 1)).toFloatArray()[0], 0);
         }
     }

@@ -1,5 +1,7 @@
 package dev.diffinstruct.torch;
 
+import static dev.diffinstruct.torch.TestSupport.PARITY_RTOL;
+import static dev.diffinstruct.torch.TestSupport.assertClose;
 import static dev.diffinstruct.torch.TestSupport.assertExactlyEqual;
 import static dev.diffinstruct.torch.TestSupport.assertParity;
 import static dev.diffinstruct.torch.TestSupport.fixture;
@@ -81,8 +83,8 @@ class PyTorchParityTest {
             Map<String, Tensor> ps = parameters(m, model);
             double total = Tensor.clipGradNorm(ps.values(), CLIP_MAX_NORM);
             assertTrue(total > CLIP_MAX_NORM, "the fixture must clip");
-            TestSupport.assertClose(model + " clip_grad_norm_ total", new double[] {npy(model + "/clip/total_norm.npy").item()},
-                    new double[] {total}, TestSupport.PARITY_RTOL, 0);
+            assertClose(model + " clip_grad_norm_ total", new double[] {npy(model + "/clip/total_norm.npy").item()},
+                    new double[] {total}, PARITY_RTOL, 0);
             for (var e : ps.entrySet())
                 assertParity(model + " clipped grad " + e.getKey(), npy(model + "/clip/" + e.getKey() + ".npy"), e.getValue().grad());
         }
@@ -127,6 +129,7 @@ class PyTorchParityTest {
                 loss(copy, "mlp").backward();
                 adam.step();
             }
+            assertEquals(original.keySet(), copied.keySet());
             for (var e : copied.entrySet()) {
                 String name = e.getKey();
                 assertTrue(e.getValue().isLeaf() && e.getValue().requiresGrad(), name + " must be a trainable leaf");
@@ -164,6 +167,23 @@ class PyTorchParityTest {
             Tensor first = Tensor.randn(g, 4, 4);
             g.setState(state);
             assertExactlyEqual("draw after setState", first, Tensor.randn(g, 4, 4));
+        }
+    }
+
+    /** torch.manual_seed(seed) seeds the default generator that a null Generator draws from. */
+    @Test
+    void manualSeedDrivesTheDefaultGenerator() {
+        byte[] saved = Torch.rngState();
+        try (Scope s = Scope.open()) {
+            Torch.manualSeed(42);
+            assertExactlyEqual("randn(5) after manual_seed(42)", npy("random/randn_42_a.npy"), Tensor.randn(null, 5));
+            byte[] state = Torch.rngState();
+            Tensor next = Tensor.randn(null, 3, 1, 8, 8);
+            assertExactlyEqual("the stream continues", npy("random/randn_42_b.npy"), next);
+            Torch.setRngState(state);
+            assertExactlyEqual("after setRngState", next, Tensor.randn(null, 3, 1, 8, 8));
+        } finally {
+            Torch.setRngState(saved);
         }
     }
 }
