@@ -40,6 +40,9 @@ final class GridCommand implements Callable<Integer> {
     @Option(names = "--cols", defaultValue = "8", description = "Images per grid row.")
     int cols;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() {
         if (n < 1 || cols < 1) throw new InvalidInputException("--n and --cols must be >= 1");
@@ -74,7 +77,7 @@ final class GridCommand implements Callable<Integer> {
                 Plots.scatter(out, panels, null);
             }
         }
-        System.out.println("wrote " + out);
+        spec.commandLine().getOut().println("wrote " + out);
         return Main.EXIT_OK;
     }
 }
