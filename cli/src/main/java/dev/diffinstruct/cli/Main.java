@@ -1,0 +1,102 @@
+package dev.diffinstruct.cli;
+
+import dev.diffinstruct.torch.ModelFileException;
+import dev.diffinstruct.torch.TorchException;
+import dev.diffinstruct.trainer.InvalidInputException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/** Entry point of {@code ./diffinstruct}: subcommands, exit codes and one-line errors. */
+@Command(name = "diffinstruct",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionInfo.class,
+        description = "Distil diffusion models into one-step generators with Diff-Instruct, on libtorch.",
+        subcommands = {
+                InspectCommand.class,
+                GridCommand.class,
+                CommandLine.HelpCommand.class,
+        })
+public final class Main implements Runnable {
+    /** Exit codes: 0 success, 1 failure during a run, 2 bad usage or bad input files. */
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_FAILURE = 1;
+    public static final int EXIT_USAGE = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit code (tests call this). */
+    public static int run(String... args) {
+        return execute(newCommandLine(), args);
+    }
+
+    /** Executes args on cl, first installing the defaults of a {@code --config} file when one is named. */
+    static int execute(CommandLine cl, String... args) {
+        java.nio.file.Path config = ConfigFileDefaults.configArgument(args);
+        if (config != null) {
+            try {
+                cl.setDefaultValueProvider(ConfigFileDefaults.read(config));
+            } catch (InvalidInputException e) {
+                cl.getErr().println(cl.getColorScheme().errorText("error: " + e.getMessage()));
+                cl.getErr().flush();
+                return EXIT_USAGE;
+            }
+        }
+        return cl.execute(args);
+    }
+
+    public static CommandLine newCommandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExitCodeExceptionMapper(Main::exitCode);
+        cl.setExecutionExceptionHandler(Main::handleExecutionException);
+        cl.setParameterExceptionHandler(Main::handleParameterException);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        return cl;
+    }
+
+    static int exitCode(Throwable t) {
+        if (t instanceof InvalidInputException || t instanceof ModelFileException || t instanceof IllegalArgumentException)
+            return EXIT_USAGE;
+        return EXIT_FAILURE;
+    }
+
+    private static int handleParameterException(CommandLine.ParameterException ex, String[] args) {
+        CommandLine cmd = ex.getCommandLine();
+        PrintWriter err = cmd.getErr();
+        err.println(cmd.getColorScheme().errorText("error: " + ex.getMessage()));
+        if (!CommandLine.UnmatchedArgumentException.printSuggestions(ex, err)) {
+            err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for more information.");
+        }
+        return EXIT_USAGE;
+    }
+
+    private static int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
+        PrintWriter err = cmd.getErr();
+        err.println(cmd.getColorScheme().errorText("error: " + oneLine(ex)));
+        if (GlobalOptions.debug) ex.printStackTrace(err);
+        err.flush();
+        return exitCode(ex);
+    }
+
+    /** The message a user needs, on one line. */
+    static String oneLine(Throwable ex) {
+        if (ex instanceof TorchException te) return te.summary();
+        String m = ex.getMessage();
+        if (m == null || m.isBlank()) return ex.getClass().getSimpleName();
+        String first = m.strip().split("\n", 2)[0];
+        return ex instanceof RuntimeException && !(ex instanceof InvalidInputException) && !(ex instanceof IllegalArgumentException)
+                && !(ex instanceof IllegalStateException)
+                ? ex.getClass().getSimpleName() + ": " + first : first;
+    }
+}

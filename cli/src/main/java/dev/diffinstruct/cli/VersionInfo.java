@@ -1,0 +1,27 @@
+package dev.diffinstruct.cli;
+
+import dev.diffinstruct.torch.Torch;
+import picocli.CommandLine;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** {@code --version}: what runs the maths, and how fast it can be. */
+public final class VersionInfo implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+        return lines().toArray(String[]::new);
+    }
+
+    static List<String> lines() {
+        List<String> out = new ArrayList<>();
+        String v = Main.class.getPackage().getImplementationVersion();
+        out.add("diffinstruct " + (v == null ? "(development build)" : v));
+        out.add("java         " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")");
+        out.add("libtorch     " + Torch.version() + " (" + Torch.nativeLibrary() + ")");
+        out.add("BLAS         " + Torch.blasKind());
+        out.add("threads      " + Torch.threads() + " intra-op (cores: " + Runtime.getRuntime().availableProcessors() + ")");
+        out.add("CUDA         " + (Torch.cudaAvailable() ? Torch.cudaDeviceCount() + " device(s)" : "not available"));
+        return out;
+    }
+}
