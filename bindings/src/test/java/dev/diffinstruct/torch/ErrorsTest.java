@@ -81,6 +81,7 @@ class ErrorsTest {
             Tensor a = Tensor.ones(2, 3), b = Tensor.ones(4, 5);
             TorchException e = assertFailsNaming(TorchException.class, () -> a.matmul(b), "matmul", "2x3", "4x5");
             assertEquals("matmul", e.operation());
+            assertEquals("matmul: " + e.nativeMessage().lines().findFirst().orElseThrow().strip(), e.summary());
             assertTrue(e.nativeMessage().contains("shapes cannot be multiplied"), e.nativeMessage());
         }
     }
@@ -108,6 +109,10 @@ class ErrorsTest {
             Tensor wide = Tensor.ones(4, 3);
             TorchException e = assertFailsNaming(TorchException.class, () -> m.forward(wide), "forward", "4x3", "2x32");
             assertTrue(e.nativeMessage().contains("shapes cannot be multiplied"), e.nativeMessage());
+            // the one-line form names the cause, not the interpreter's preamble
+            assertTrue(e.summary().startsWith("method 'forward': "), e.summary());
+            assertTrue(e.summary().contains("shapes cannot be multiplied (4x3 and 2x32)"), e.summary());
+            assertEquals(1, e.summary().lines().count());
         }
     }
 
