@@ -84,7 +84,7 @@ template <typename H> H *checked(H *h, uint32_t tag, const char *what) {
   if (h == nullptr) fail(std::string("null ") + what + " handle");
   if (h->tag != tag) {
     if (h->tag == TAG_FREED) fail(std::string(what) + " handle was already freed");
-    fail(std::string("not a ") + what + " handle (foreign or corrupted pointer)");
+    fail(std::string(what[0] == 'o' ? "not an " : "not a ") + what + " handle (foreign or corrupted pointer)");
   }
   return h;
 }
