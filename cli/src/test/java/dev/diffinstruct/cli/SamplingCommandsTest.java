@@ -37,7 +37,7 @@ class SamplingCommandsTest {
         CommandLine cl = Main.newCommandLine();
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
+        int code = Main.execute(cl, args);
         return new Run(code, out.toString(), err.toString());
     }
 
