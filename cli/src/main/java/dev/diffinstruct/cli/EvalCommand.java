@@ -130,9 +130,10 @@ final class EvalCommand implements Callable<Integer> {
 
     /**
      * Hook for the low-dimensional metrics of the distillation runs.
-     * TODO(distill): print energy distance (trainer.metrics.EnergyDistance) and mode coverage
-     * (trainer.metrics.ModeCoverage, against the modes of the teacher's mixture) here once those
-     * classes exist; they are written with the distill command, not in this branch.
+     * TODO(distill merge): trainer.metrics.EnergyDistance and ModeCoverage are written on the
+     * distill branch (not in main when this was written). Once merged, print here
+     * {@code EnergyDistance.between(samples, reference)} and, when the data come from the built-in
+     * mixture (an option such as {@code --mixture ring}), {@code ModeCoverage.of(teacher, samples)}.
      */
     private static void lowDimMetrics(Tensor samples, Tensor reference, PrintWriter out) {
         try (Scope s = Scope.open()) {
