@@ -15,6 +15,9 @@ import java.io.PrintWriter;
         description = "Distil diffusion models into one-step generators with Diff-Instruct, on libtorch.",
         subcommands = {
                 InspectCommand.class,
+                SampleCommand.class,
+                TeacherSampleCommand.class,
+                EvalCommand.class,
                 GridCommand.class,
                 CommandLine.HelpCommand.class,
         })
