@@ -84,7 +84,7 @@ template <typename H> H *checked(H *h, uint32_t tag, const char *what) {
   if (h == nullptr) fail(std::string("null ") + what + " handle");
   if (h->tag != tag) {
     if (h->tag == TAG_FREED) fail(std::string(what) + " handle was already freed");
-    fail(std::string("not a ") + what + " handle (foreign or corrupted pointer)");
+    fail(std::string(what[0] == 'o' ? "not an " : "not a ") + what + " handle (foreign or corrupted pointer)");
   }
   return h;
 }
@@ -515,7 +515,10 @@ dt_tensor dt_reduce(int op, dt_tensor a, const int64_t *dims, int ndims, int kee
 dt_tensor dt_matmul(dt_tensor a, dt_tensor b) { GUARD(nullptr, return wrap(T(a).matmul(T(b)));) }
 dt_tensor dt_clamp(dt_tensor a, double lo, double hi) {
   GUARD(nullptr, c10::optional<at::Scalar> l, h; if (!std::isnan(lo)) l = lo;
-        if (!std::isnan(hi)) h = hi; return wrap(T(a).clamp(l, h));)
+        if (!std::isnan(hi)) h = hi;
+        // at::clamp refuses two absent bounds; unbounded on both sides is the identity.
+        if (!l && !h) return wrap(T(a).clone());
+        return wrap(T(a).clamp(l, h));)
 }
 dt_tensor dt_where(dt_tensor cond, dt_tensor a, dt_tensor b) {
   GUARD(nullptr, return wrap(at::where(T(cond), T(a), T(b)));)

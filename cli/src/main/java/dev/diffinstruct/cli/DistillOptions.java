@@ -15,7 +15,7 @@ final class DistillOptions {
     String teacher;
 
     @Option(names = "--teacher-kind", paramLabel = "KIND",
-            description = "How the teacher's forward reads: edm = forward(x, sigma) -> D(x, sigma) (default: edm).")
+            description = "How the teacher's forward reads: edm = forward(x, sigma) -> D(x, sigma); vp-eps, ddpm-eps, ddpm-v with their default schedules (default: edm).")
     String teacherKind;
 
     @Option(names = "--fake", paramLabel = "FILE.pt|builtin:mlp",

@@ -2,6 +2,9 @@ package dev.diffinstruct.trainer.distill;
 
 import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.diffusion.TeacherKind;
+import dev.diffinstruct.trainer.diffusion.TeacherSpec;
+import dev.diffinstruct.trainer.diffusion.Teachers;
 
 /**
  * Turns a teacher as loaded from its file into the trainer's view of every teacher: an
@@ -16,9 +19,20 @@ public interface TeacherAdapter {
     /** The teacher already is an EDM denoiser. */
     TeacherAdapter EDM = raw -> raw;
 
-    /** The adapter for a {@code --teacher-kind}. */
+    /** The adapter for a teacher of {@code spec} (unconditional): {@link Teachers#asDenoiser}. */
+    static TeacherAdapter of(TeacherSpec spec) {
+        if (spec.conditional()) throw new InvalidInputException("class-conditional teachers are not supported by distill yet");
+        return spec.kind() == TeacherKind.EDM ? EDM : raw -> Teachers.asDenoiser(raw, spec);
+    }
+
+    /** The adapter for a {@code --teacher-kind} with the default schedule constants of its kind. */
     static TeacherAdapter forKind(String kind) {
-        if ("edm".equals(kind)) return EDM;
-        throw new InvalidInputException("--teacher-kind '" + kind + "' is not supported by distill yet (supported: edm)");
+        TeacherKind k;
+        try {
+            k = TeacherKind.parse(kind);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidInputException("--teacher-kind: " + e.getMessage(), e);
+        }
+        return of(TeacherSpec.of(k));
     }
 }

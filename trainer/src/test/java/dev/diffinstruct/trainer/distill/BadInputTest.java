@@ -112,7 +112,7 @@ class BadInputTest {
     @Test
     void unknownTeacherKindAndBadOptions() {
         DistillConfig c = cfg();
-        c.teacherKind = "vp-eps";
+        c.teacherKind = "vp-x0";
         c.teacher = module("t5.pt", """
                 def forward(self, x: Tensor, sigma: Tensor) -> Tensor:
                     return x

@@ -1,0 +1,107 @@
+package dev.diffinstruct.cli;
+
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class InspectCommandTest {
+    @TempDir
+    Path dir;
+
+    private Path pythonModule() throws Exception {
+        Path pt = dir.resolve("net.pt");
+        String script = """
+                import sys, torch
+                class Net(torch.nn.Module):
+                    def __init__(self):
+                        super().__init__()
+                        self.lin = torch.nn.Linear(3, 4)
+                        self.register_buffer("scale", torch.ones(4))
+                    def forward(self, x, sigma):
+                        return self.lin(x) * self.scale + sigma.reshape(-1, 1)
+                torch.jit.script(Net()).save(sys.argv[1])
+                """;
+        // TorchScript reads the class's source, so the script must be a file, not "-c".
+        Path py = Files.writeString(dir.resolve("make_net.py"), script);
+        Process p = new ProcessBuilder(System.getProperty("python", "/usr/bin/python3"), py.toString(), pt.toString())
+                .redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), log);
+        return pt;
+    }
+
+    @Test
+    void printsMethodsParameterCountAndChecksAForward() throws Exception {
+        Cli r = Cli.run("inspect", pythonModule().toString(), "--shape", "3");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("parameters: 16 in 2 tensors"), r.out());
+        assertTrue(r.out().contains("lin.weight  [4, 3] float32"), r.out());
+        assertTrue(r.out().contains("scale  [4] float32"), r.out());
+        assertTrue(r.out().contains("forward(") && r.out().contains("Tensor sigma"), r.out());
+        assertTrue(r.out().contains("check: teacher forward(x, sigma) [edm] -> [2, 4] ok"), r.out());
+    }
+
+    @Test
+    void reportsAForwardThatDoesNotFitTheShape() throws Exception {
+        Cli r = Cli.run("inspect", pythonModule().toString(), "--shape", "5");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("FAILED"), r.out());
+    }
+
+    @Test
+    void readsAGeneratorsLatentShape() {
+        Path pt = dir.resolve("gen.pt");
+        try (Scope s = Scope.open(); ScriptModule m = ScriptModule.create("Gen")) {
+            m.registerParameter("w", Tensor.ones(2, 2).requiresGrad(true));
+            m.setAttribute("latent_shape", new long[] {2});
+            m.define("def forward(self, z: Tensor) -> Tensor:\n    return z.matmul(self.w)\n");
+            m.save(pt);
+        }
+        Cli r = Cli.run("inspect", pt.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("latent_shape: [2]"), r.out());
+        assertTrue(r.out().contains("check: generator forward(z) -> [2, 2] ok"), r.out());
+    }
+
+    @Test
+    void missingFileIsOneLineAndExitCode2() {
+        Cli r = Cli.run("inspect", dir.resolve("nope.pt").toString());
+        assertEquals(2, r.exitCode());
+        assertEquals(1, r.errLines(), r.err());
+        assertTrue(r.err().contains("nope.pt") && r.err().contains("no such file"), r.err());
+    }
+
+    @Test
+    void corruptFileIsOneLineAndExitCode2() throws IOException {
+        Path bad = dir.resolve("bad.pt");
+        Files.write(bad, new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
+        Cli r = Cli.run("inspect", bad.toString());
+        assertEquals(2, r.exitCode());
+        assertEquals(1, r.errLines(), r.err());
+        assertTrue(r.err().contains("bad.pt") && r.err().contains("not a valid TorchScript file"), r.err());
+    }
+
+    @Test
+    void unknownCommandSuggestsTheClosest() {
+        Cli r = Cli.run("inspekt", "x.pt");
+        assertEquals(2, r.exitCode());
+        assertTrue(r.err().contains("Did you mean") && r.err().contains("inspect"), r.err());
+    }
+
+    @Test
+    void versionNamesLibtorchAndBlas() {
+        Cli r = Cli.run("--version");
+        assertEquals(0, r.exitCode());
+        assertTrue(r.out().contains("libtorch     1.") || r.out().contains("libtorch     2."), r.out());
+        assertTrue(r.out().contains("BLAS"), r.out());
+    }
+}
