@@ -18,6 +18,15 @@
 #include <string>
 #include <vector>
 
+// Declared here rather than included: its header lives under torch/csrc/jit/python/, which not
+// every LibTorch distribution ships; the function itself is in libtorch_cpu in 1.13 and 2.x.
+namespace torch {
+namespace jit {
+TORCH_API void setGraphExecutorOptimize(bool o);
+TORCH_API bool getGraphExecutorOptimize();
+}  // namespace jit
+}  // namespace torch
+
 namespace {
 
 thread_local std::string last_error;
@@ -378,6 +387,10 @@ int dt_set_grad_enabled(int on) {
         return prev ? 1 : 0;)
 }
 int dt_is_grad_enabled(void) { GUARD(-1, return at::GradMode::is_enabled() ? 1 : 0;) }
+int dt_set_graph_executor_optimize(int on) {
+  GUARD(-1, bool prev = torch::jit::getGraphExecutorOptimize();
+        torch::jit::setGraphExecutorOptimize(on != 0); return prev ? 1 : 0;)
+}
 int dt_check_device(const char *device) { GUARD(-1, device_of(device); return 0;) }
 int dt_live_handles(int64_t *out4) {
   GUARD(-1, require_out(out4, "counts"); for (int i = 0; i < 4; i++) out4[i] = live[i].load();

@@ -62,14 +62,14 @@ public final class DiffInstruct implements AutoCloseable {
     private final double emaBeta;
     private final CheckpointStore checkpoints;
 
-    private final boolean exactResume;
     private long step;
     private long skipped;
     private double wallBefore; // seconds spent in earlier sessions of this run
 
     private DiffInstruct(DistillConfig cfg, ScriptModule teacher, ScriptModule generator, ScriptModule ema, ScriptModule fake,
                          long[] latentShape, long[] dataShape, long trainingSeed) {
-        this.exactResume = JitMode.setOptimize(false); // same graph on every call: see JitMode
+        // The same graph on every call, so a resumed run continues bit-exactly (see Torch).
+        Torch.setGraphExecutorOptimize(false);
         this.cfg = cfg;
         this.out = Path.of(cfg.out);
         this.device = Networks.device(cfg.device);
@@ -208,8 +208,6 @@ public final class DiffInstruct implements AutoCloseable {
      * {@code config.json} to the output folder.
      */
     public Result run(TrainingListener listener, AtomicBoolean stop) {
-        if (!exactResume) listener.onMessage("warning: cannot switch off TorchScript graph optimisation in this libtorch;"
-                + " a resumed run may differ from an uninterrupted one in the last bits");
         generator.train(true);
         teacher.train(cfg.trainMode);
         fake.train(cfg.trainMode);

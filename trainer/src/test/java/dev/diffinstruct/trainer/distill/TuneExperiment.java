@@ -36,7 +36,7 @@ class TuneExperiment {
                     System.out.println("  ! " + line);
                 }
             }); Scope s = Scope.open(); Generator g = new Generator(1234)) {
-                if (Boolean.getBoolean("jitopt")) JitMode.setOptimize(true);
+                if (Boolean.getBoolean("jitopt")) dev.diffinstruct.torch.Torch.setGraphExecutorOptimize(true);
                 DiffInstruct.Result r = di.run(TrainingListener.NONE, new AtomicBoolean());
                 double secs = (System.nanoTime() - t0) / 1e9;
                 MixtureTeacher t = MixtureTeacher.defaultRing();
