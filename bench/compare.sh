@@ -1,31 +1,100 @@
 #!/usr/bin/env bash
-# Runs the JMH benchmarks and their PyTorch twins on this machine, one after the other, and prints
-# Java time / Python time per benchmark with both error bars. Usage: bench/compare.sh [JMH regex]
+# Runs the JMH benchmarks and their PyTorch twins on this machine (each Java benchmark group and its
+# Python twin back to back) and prints one table: Java time, Python time, both with 99.9% error
+# bars, and Java/Python.
+#
+#   bench/compare.sh [ops] [train] [sampling] [memory]      (default: ops train sampling)
+#
+# Environment: THREADS (libtorch intra-op threads for both sides; default 1), SKIP_BUILD=1,
+# MVN_ARGS (extra Maven arguments, e.g. "-o -Dmaven.repo.local=/tmp/m2"), PYTHON, JMH_ARGS (extra
+# JMH arguments, e.g. "-wi 2 -i 3"), MEMORY_STEPS (default 10000), BENCH_MODELS (prepared networks;
+# default bench/target/models, made on first use: bench/unet_small.py or models/export_unet.py
+# exports the UNet teacher, then PrepareModels builds generators and fake scores as `distill` does).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}   # as the diffinstruct launcher sets it
 export MAVEN_OPTS="${MAVEN_OPTS:---sun-misc-unsafe-memory-access=allow}"
+export BENCH_MODELS=${BENCH_MODELS:-$ROOT/bench/target/models}
 PY=${PYTHON:-/usr/bin/python3}
-FILTER=${1:-OpOverheadBench}
+THREADS=${THREADS:-1}
+WHAT=("$@")
+[ ${#WHAT[@]} -eq 0 ] && WHAT=(ops train sampling)
 OUT=$(mktemp -d)
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (timings on a busy machine are noise)" >&2
-(cd "$ROOT" && mvn -q -B -DskipTests install -pl bench -am) >&2
-"$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$ROOT/bench/target/benchmarks.jar" \
-  "$FILTER" -rf json -rff "$OUT/jmh.json" >&2
-"$PY" "$ROOT/bench/op_overhead.py" > "$OUT/python.json"
-"$PY" - "$OUT/jmh.json" "$OUT/python.json" <<'PYEOF'
-import json, sys
-jmh = json.load(open(sys.argv[1])); py = json.load(open(sys.argv[2]))
-print(f"{'benchmark':<24} {'Java us/op':>18} {'Python us/op':>18} {'Java/Python':>12}")
-for r in jmh:
-    name = r["benchmark"].rsplit(".", 1)[1]
-    unit = r["primaryMetric"]["scoreUnit"]
-    scale = {"us/op": 1.0, "ms/op": 1e3, "ns/op": 1e-3}[unit]
-    j, je = r["primaryMetric"]["score"] * scale, r["primaryMetric"]["scoreError"] * scale
-    if name not in py:
-        print(f"{name:<24} {j:>10.3f} ± {je:<6.3f} {'(no Python twin)':>18}"); continue
-    p, pe = py[name]["mean_us"], py[name]["err_us"]
-    print(f"{name:<24} {j:>10.3f} ± {je:<6.3f} {p:>10.3f} ± {pe:<6.3f} {j / p:>12.2f}")
+JAR="$ROOT/bench/target/benchmarks.jar"
+JAVA=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
+has() { local w; for w in "${WHAT[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load before: $(load); THREADS=$THREADS" >&2
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  (mvn -q -B ${MVN_ARGS:-} -DskipTests install -pl bench -am) >&2
+fi
+
+# ---- the prepared networks (same files for Java and Python)
+if has train || has sampling || has memory; then
+  if [ ! -f "$BENCH_MODELS/unet/config.json" ] || [ ! -f "$BENCH_MODELS/mixture/config.json" ]; then
+    mkdir -p "$BENCH_MODELS/unet"
+    if [ -f "$ROOT/models/export_unet.py" ]; then
+      "$PY" "$ROOT/models/export_unet.py" --out "$BENCH_MODELS/unet/teacher.pt" >&2
+    else
+      "$PY" "$ROOT/bench/unet_small.py" --out "$BENCH_MODELS/unet/teacher.pt" >&2
+    fi
+    "${JAVA[@]}" -cp "$JAR" dev.diffinstruct.bench.PrepareModels mixture unet
+  fi
+fi
+
+# JMH group: jmh <name> <regex> [jmh args...]
+jmh() {
+  local name=$1 regex=$2; shift 2
+  "${JAVA[@]}" -jar "$JAR" "$regex" "$@" ${JMH_ARGS:-} -rf json -rff "$OUT/jmh-$name.json" >&2
+}
+
+if has ops; then
+  jmh ops 'OpOverheadBench'
+  "$PY" "$ROOT/bench/op_overhead.py" > "$OUT/py-ops.json"
+fi
+if has train; then
+  for m in mixture unet; do
+    jmh "train-$m" 'TrainStepBench' -p model=$m -p threads="$THREADS"
+    "$PY" "$ROOT/bench/train_step.py" --dir "$BENCH_MODELS/$m" --name "trainStep[model=$m]" --threads "$THREADS" > "$OUT/py-train-$m.json"
+  done
+fi
+if has sampling; then
+  jmh sampling 'SamplingBench' -p threads="$THREADS"
+  "$PY" "$ROOT/bench/sampling.py" --dir "$BENCH_MODELS/unet" --threads "$THREADS" > "$OUT/py-sampling.json"
+fi
+
+"$PY" - "$OUT" <<'PYEOF'
+import glob, json, os, sys
+out = sys.argv[1]
+py = {}
+for f in sorted(glob.glob(os.path.join(out, "py-*.json"))):
+    py.update(json.load(open(f)))
+rows = []
+for f in sorted(glob.glob(os.path.join(out, "jmh-*.json"))):
+    for r in json.load(open(f)):
+        name = r["benchmark"].rsplit(".", 1)[1]
+        params = {k: v for k, v in (r.get("params") or {}).items() if k not in ("threads", "batch")}
+        key = name + ("[" + ",".join(f"{k}={v}" for k, v in params.items()) + "]" if params else "")
+        unit = r["primaryMetric"]["scoreUnit"]
+        scale = {"us/op": 1.0, "ms/op": 1e3, "ns/op": 1e-3}[unit]
+        j, je = r["primaryMetric"]["score"] * scale, r["primaryMetric"]["scoreError"] * scale
+        extra = ""
+        if "batch" in (r.get("params") or {}):
+            extra = f"  ({int(r['params']['batch']) / (j / 1e6):,.0f} samples/s Java)"
+        p = py.get(key) or py.get(name)
+        rows.append((key, j, je, p, extra))
+print(f"{'benchmark':<28} {'Java us/op':>20} {'Python us/op':>20} {'Java/Python':>11}")
+for key, j, je, p, extra in rows:
+    if p is None:
+        print(f"{key:<28} {j:>11.2f} ± {je:<7.2f} {'(no twin)':>20}{'':>12}{extra}")
+    else:
+        print(f"{key:<28} {j:>11.2f} ± {je:<7.2f} {p['mean_us']:>11.2f} ± {p['err_us']:<7.2f} {j / p['mean_us']:>11.2f}{extra}")
 PYEOF
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+if has memory; then
+  "${JAVA[@]}" -cp "$JAR" dev.diffinstruct.bench.MemoryMain mixture "${MEMORY_STEPS:-10000}"
+fi
+echo "load after: $(load)" >&2

@@ -1,14 +1,26 @@
-"""PyTorch twin of one Diff-Instruct training iteration (bench/TrainStepBench, DiffInstruct.trainStep).
+"""PyTorch twin of one Diff-Instruct training iteration (bench/TrainStepBench -> DiffInstruct.trainStep).
 
-Loads the same TorchScript teacher, generator and fake-score files the Java benchmark uses and
-runs the same computation: one denoising-score-matching update of the fake score on detached
-generator samples, one IKL generator update (w = sigma^2, lognormal sigma), Adam with betas
-(0, 0.999), gradient-norm computation (the non-finite guard), and the EMA update. Prints JSON
-{name: {"mean_us", "err_us"}} like bench/op_overhead.py.
+Loads the same TorchScript teacher, generator and fake-score files the Java benchmark uses, and the
+same hyper-parameters (config.json written by bench PrepareModels), and runs the same computation,
+op for op:
+  * fake_steps x: x = g(z) under no_grad; sigma = exp(randn * p_std + p_mean); EDM denoising score
+    matching loss of the fake score at x + sigma eps with lambda = (s^2 + sd^2) / (s^2 sd^2);
+    zero_grad(set_to_none); backward; gradient norm (clipped only if grad_clip > 0) and the
+    non-finite guard (a host read of the norm, as Java's Tensor.clipGradNorm); Adam step;
+  * the generator: x = g(z); x_sigma = x.detach() + eps sigma; teacher and fake at x_sigma under
+    no_grad, the fake with the teacher's dropout masks (default-generator state saved before the
+    teacher and restored before the fake) when train_mode; loss = sum((D_fake - D_teacher) x) / N;
+    backward, norm + guard, Adam step;
+  * EMA of the generator's weights (mul_ + add_ per parameter), or a copy when the half-life is 0.
+Teacher and fake run in train mode when train_mode (as DiffInstruct.run), the generator in train mode.
+Adam is torch.optim.Adam with PyTorch's defaults otherwise (eps 1e-8). TorchScript's graph-executor
+optimisation is switched like the Java trainer's (off; --jit-optimize turns it on).
+Prints JSON {name: {"mean_us", "err_us"}} like bench/op_overhead.py.
 """
 import argparse
 import copy
 import json
+import math
 import statistics
 import sys
 import time
@@ -18,72 +30,104 @@ import torch
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", required=True, help="folder with teacher.pt, generator.pt, fake.pt")
+    ap.add_argument("--dir", required=True, help="prepared case: teacher.pt, generator.pt, fake.pt, config.json")
     ap.add_argument("--name", required=True, help="benchmark name to report")
-    ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--latent-shape", required=True)
-    ap.add_argument("--data-shape", required=True)
-    ap.add_argument("--sigma-data", type=float, default=0.5)
-    ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--ema-beta", type=float, default=0.999)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--warmup", type=float, default=5.0)
+    ap.add_argument("--jit-optimize", action="store_true")
+    ap.add_argument("--warmup", type=float, default=10.0)
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--iteration-seconds", type=float, default=2.0)
     a = ap.parse_args()
+    cfg = json.load(open(f"{a.dir}/config.json"))
+    assert cfg["weighting"] == "SIGMA2" and cfg["sigmaSampler"] == "lognormal", "twin covers SIGMA2 + lognormal"
     if a.threads:
         torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    latent = [int(s) for s in a.latent_shape.split(",")]
-    data = [int(s) for s in a.data_shape.split(",")]
-    teacher = torch.jit.load(f"{a.dir}/teacher.pt").eval()
+    torch._C._set_graph_executor_optimize(a.jit_optimize)
+    torch.manual_seed(cfg["seed"])
+    train_mode = cfg["trainMode"]
+    latent = [int(s) for s in cfg["latentShape"]]
+    data = [int(s) for s in cfg["dataShape"]]
+    teacher = torch.jit.load(cfg["teacher"]).train(train_mode)
     for p in teacher.parameters():
         p.requires_grad_(False)
-    gen = torch.jit.load(f"{a.dir}/generator.pt").train()
-    fake = torch.jit.load(f"{a.dir}/fake.pt").train()
-    ema = copy.deepcopy(gen)
+    gen = torch.jit.load(cfg["generator"]).train()
+    fake = torch.jit.load(cfg["fake"]).train(train_mode)
+    for p in list(gen.parameters()) + list(fake.parameters()):
+        p.requires_grad_(True)
+    with torch.no_grad():  # as ScriptModule.trainableCopy: the copies are leaves
+        ema = copy.deepcopy(gen).train(False)
     for p in ema.parameters():
         p.requires_grad_(False)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=a.lr, betas=(0.0, 0.999))
-    opt_f = torch.optim.Adam(fake.parameters(), lr=a.lr, betas=(0.0, 0.999))
+    betas = (cfg["beta1"], cfg["beta2"])
+    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg["lrG"], betas=betas)
+    opt_f = torch.optim.Adam(fake.parameters(), lr=cfg["lrF"], betas=betas)
+    gen_params, fake_params = list(gen.parameters()), list(fake.parameters())
+    ema_pairs = list(zip(ema.parameters(), gen.parameters()))
     g = torch.Generator().manual_seed(1)
-    n, sd2 = a.batch, a.sigma_data ** 2
+    n, sd2 = cfg["batch"], cfg["sigmaData"] ** 2
+    p_mean, p_std = cfg["pMean"], cfg["pStd"]
+    grad_clip = cfg["gradClip"]
+    ema_beta = 0.5 ** (n / cfg["emaHalflife"]) if cfg["emaHalflife"] > 0 else 0.0
     per_sample = [-1] + [1] * len(data)
+    skipped = [0]
 
     def sigmas():
-        return (torch.randn(n, generator=g) * 1.2 - 1.2).exp()
+        return (torch.randn(n, generator=g) * p_std + p_mean).exp()
+
+    def guarded_step(opt, params):
+        # libtorch's clip_grad_norm_: per-tensor norms, their norm, rescale only if over the limit
+        grads = [p.grad for p in params if p.grad is not None]
+        total = torch.stack([gr.norm(2) for gr in grads]).norm(2)
+        if grad_clip > 0:
+            coef = grad_clip / (total + 1e-6)
+            if coef.item() < 1:
+                for gr in grads:
+                    gr.mul_(coef)
+        norm = total.item()
+        if not math.isfinite(norm):
+            opt.zero_grad(set_to_none=True)
+            skipped[0] += 1
+            return norm
+        opt.step()
+        return norm
 
     def step():
-        # fake score: denoising score matching on detached generator samples
-        with torch.no_grad():
-            x = gen(torch.randn([n] + latent, generator=g))
-        sigma = sigmas()
-        eps = torch.randn(x.shape, generator=g)
-        sb = sigma.reshape(per_sample)
-        d = fake(x + eps * sb, sigma)
-        w = ((sigma * sigma + sd2) / (sigma * sigma * sd2)).reshape(per_sample)
-        loss_f = ((d - x).square() * w).sum() / n
-        opt_f.zero_grad(set_to_none=True)
-        loss_f.backward()
-        torch.nn.utils.clip_grad_norm_(fake.parameters(), float("inf"))
-        opt_f.step()
-        # generator: IKL gradient through the surrogate sum(grad_x * g(z)) / N
+        # 1. fake score: denoising score matching on detached generator samples
+        for _ in range(cfg["fakeSteps"]):
+            with torch.no_grad():
+                x = gen(torch.randn([n] + latent, generator=g))
+            sigma = sigmas()
+            eps = torch.randn(x.shape, generator=g)
+            d = fake(x + eps * sigma.reshape(per_sample), sigma)
+            s2 = sigma.square()
+            w = ((s2 + sd2) / (s2 * sd2)).reshape(per_sample)
+            loss_f = (d - x).square().mul(w).sum() / n
+            opt_f.zero_grad(set_to_none=True)
+            loss_f.backward()
+            guarded_step(opt_f, fake_params)
+        # 2. generator: IKL gradient through the surrogate sum(grad_x * g(z)) / N
         z = torch.randn([n] + latent, generator=g)
         sigma = sigmas()
         eps = torch.randn([n] + data, generator=g)
         x = gen(z)
         xs = x.detach() + eps * sigma.reshape(per_sample)
         with torch.no_grad():
+            state = torch.get_rng_state() if train_mode else None
             d_teacher = teacher(xs, sigma)
+            if state is not None:
+                torch.set_rng_state(state)  # the fake sees the teacher's dropout masks
             d_fake = fake(xs, sigma)
         loss_g = ((d_fake - d_teacher) * x).sum() / n
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), float("inf"))
-        opt_g.step()
+        guarded_step(opt_g, gen_params)
+        # 3. EMA
         with torch.no_grad():
-            for e, p in zip(ema.parameters(), gen.parameters()):
-                e.mul_(a.ema_beta).add_(p, alpha=1 - a.ema_beta)
+            for e, p in ema_pairs:
+                if ema_beta == 0:
+                    e.copy_(p)
+                else:
+                    e.mul_(ema_beta).add_(p, alpha=1 - ema_beta)
 
     def run_for(seconds):
         k, t0 = 0, time.perf_counter()

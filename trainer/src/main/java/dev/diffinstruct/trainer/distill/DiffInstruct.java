@@ -247,6 +247,19 @@ public final class DiffInstruct implements AutoCloseable {
     }
 
     /**
+     * One iteration exactly as {@link #run} takes it (same train/eval modes, the real
+     * {@link #trainStep}), without logging or checkpoints: the hook of bench/TrainStepBench.
+     */
+    public void benchmarkStep() {
+        generator.train(true);
+        teacher.train(cfg.trainMode);
+        fake.train(cfg.trainMode);
+        ema.train(false);
+        step++;
+        trainStep(false, TrainingListener.NONE);
+    }
+
+    /**
      * One iteration: {@code fakeSteps} updates of the fake score, then (after the warm-up) one
      * update of the generator. Everything it allocates lives in one {@link Scope}. The only host
      * syncs outside logging steps are the gradient norms that the non-finite guard checks.

@@ -1,0 +1,81 @@
+package dev.diffinstruct.bench;
+
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Torch;
+import dev.diffinstruct.trainer.distill.DiffInstruct;
+import dev.diffinstruct.trainer.distill.DistillConfig;
+import dev.diffinstruct.trainer.distill.Networks;
+import dev.diffinstruct.trainer.distill.TeacherAdapter;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The training set-ups the benchmarks time, shared by Java (JMH) and the PyTorch twins: each case
+ * is a folder holding teacher.pt, generator.pt, fake.pt and config.json (a {@link DistillConfig}
+ * whose teacher/generator/fake name those files), written once by {@link PrepareModels}.
+ */
+public final class BenchCases {
+    private BenchCases() {}
+
+    /** Folder of the prepared cases: -Dbench.models, $BENCH_MODELS, or bench/target/models. */
+    public static Path root() {
+        String p = System.getProperty("bench.models", System.getenv("BENCH_MODELS"));
+        return Path.of(p != null && !p.isBlank() ? p : "bench/target/models").toAbsolutePath();
+    }
+
+    /** The configuration of case {@code name} ("mixture" or "unet"), before the files exist. */
+    static DistillConfig initialConfig(String name, Path dir) {
+        DistillConfig c;
+        switch (name) {
+            case "mixture" -> {
+                // The demo's settings (built-in mixture teacher, built-in MLPs), every step a full one.
+                c = DistillConfig.mixtureDefaults();
+                c.warmupFake = 0;
+                c.batch = 256;
+            }
+            case "unet" -> {
+                // A conv UNet teacher (bench/unet_small.py or models/export_unet.py); the generator and
+                // the fake score are made from it by the tool's defaults (one-step denoiser, copy).
+                c = new DistillConfig();
+                c.teacher = dir.resolve("teacher.pt").toString();
+                c.dataShape = new long[] {1, 28, 28};
+                c.batch = 32;
+                c.emaHalflife = 500;
+            }
+            default -> throw new IllegalArgumentException("unknown case " + name);
+        }
+        return c;
+    }
+
+    /** The case's configuration as the benchmarks run it (networks from the prepared files). */
+    public static DistillConfig config(String name) {
+        Path f = root().resolve(name).resolve("config.json");
+        try {
+            return DistillConfig.fromJson(Files.readString(f));
+        } catch (IOException e) {
+            throw new UncheckedIOException("no prepared case " + f + ": run bench/compare.sh (or PrepareModels) first", e);
+        }
+    }
+
+    /** A fresh trainer for case {@code name}, writing (nothing, unless asked) to a temporary folder. */
+    public static DiffInstruct trainer(String name) {
+        DistillConfig cfg = config(name);
+        try {
+            cfg.out = Files.createTempDirectory("bench-" + name).toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return DiffInstruct.start(cfg, Networks.resolve(cfg, TeacherAdapter.EDM));
+    }
+
+    static void applyThreads(int threads) {
+        if (threads > 0) Torch.setThreads(threads);
+    }
+
+    static void save(ScriptModule m, Path p) {
+        m.save(p);
+    }
+}
