@@ -52,8 +52,16 @@ jmh() {
 }
 
 if has ops; then
+  # the floor: the same ops from C++ (compiled once), so that overhead = time - floor
+  FLOOR="$ROOT/bench/target/native_floor"
+  if [ ! -x "$FLOOR" ] || [ "$ROOT/bench/native_floor.cpp" -nt "$FLOOR" ]; then
+    g++ -O2 -std=c++17 -o "$FLOOR" "$ROOT/bench/native_floor.cpp" -I/usr/include/torch/csrc/api/include \
+      ${LIBTORCH:+-I$LIBTORCH/include -I$LIBTORCH/include/torch/csrc/api/include -L$LIBTORCH/lib -Wl,-rpath,$LIBTORCH/lib} \
+      -ltorch -ltorch_cpu -lc10 >&2 || echo "(no C++ floor: g++ or the libtorch headers are missing)" >&2
+  fi
   jmh ops 'OpOverheadBench'
   "$PY" "$ROOT/bench/op_overhead.py" > "$OUT/py-ops.json"
+  [ -x "$FLOOR" ] && "$FLOOR" > "$OUT/floor.json"
 fi
 if has train; then
   for m in mixture unet; do
@@ -92,6 +100,16 @@ for key, j, je, p, extra in rows:
         print(f"{key:<28} {j:>11.2f} ± {je:<7.2f} {'(no twin)':>20}{'':>12}{extra}")
     else:
         print(f"{key:<28} {j:>11.2f} ± {je:<7.2f} {p['mean_us']:>11.2f} ± {p['err_us']:<7.2f} {j / p['mean_us']:>11.2f}{extra}")
+floor_file = os.path.join(out, "floor.json")
+if os.path.exists(floor_file):
+    floor = json.load(open(floor_file))
+    print()
+    print(f"{'per-op overhead (- C++ floor)':<28} {'C++ floor us':>14} {'Java us':>10} {'Python us':>10} {'Java/Python':>11}")
+    for key, j, je, p, extra in rows:
+        if key in floor and p is not None:
+            f = floor[key]["mean_us"]
+            jo, po = j - f, p["mean_us"] - f
+            print(f"{key:<28} {f:>14.3f} {jo:>10.3f} {po:>10.3f} {jo / po if po > 0 else float('nan'):>11.2f}")
 PYEOF
 
 if has memory; then

@@ -35,6 +35,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--jit-optimize", action="store_true")
     ap.add_argument("--warmup", type=float, default=10.0)
+    ap.add_argument("--cpu-steps", type=int, default=0, help="instead: time this many steps by thread CPU time")
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--iteration-seconds", type=float, default=2.0)
     a = ap.parse_args()
@@ -138,6 +139,15 @@ def main():
             if t >= seconds:
                 return t / k * 1e6
 
+    if a.cpu_steps:  # quick A/B on a busy machine: wall and CPU time of this thread per step
+        for _ in range(a.cpu_steps // 2):
+            step()
+        c0, t0 = time.thread_time(), time.perf_counter()
+        for _ in range(a.cpu_steps):
+            step()
+        c1, t1 = time.thread_time(), time.perf_counter()
+        print(f"{a.name} python: wall {(t1 - t0) / a.cpu_steps * 1e6:.1f} us/step, cpu {(c1 - c0) / a.cpu_steps * 1e6:.1f} us/step")
+        return
     run_for(a.warmup)
     xs = [run_for(a.iteration_seconds) for _ in range(a.iterations)]
     err = 8.610 * statistics.stdev(xs) / len(xs) ** 0.5 if len(xs) == 5 else float("nan")

@@ -289,6 +289,19 @@ int dt_module_is_training(dt_module m);
 int dt_module_to(dt_module m, const char *device, int dtype); /* dtype < 0 keeps it */
 /* Sets requires_grad on every parameter (e.g. off for a frozen teacher). */
 int dt_module_requires_grad_(dt_module m, int on);
+/* Whether the module's forward, with its submodules inlined, reads a `training` flag (dropout,
+ * batch norm ...): 1 or 0. A module that does not behaves the same in train and eval mode, so
+ * freezing it (dt_module_freeze) keeps what it computes. */
+int dt_module_reads_training(dt_module m);
+
+/* ---- training-loop helpers: one call per module instead of one per parameter -------------- */
+/* avg = beta * avg + (1 - beta) * cur for the parameters of two modules of the same structure
+ * (mul_ then add_ with alpha, as an EMA written per parameter), without autograd; beta = 0 copies. */
+int dt_module_ema_(dt_module avg, dt_module cur, double beta);
+/* The L2 norm of the gradients of the module's parameters that have one (torch's
+ * clip_grad_norm_), written to *total_norm; the gradients are rescaled to max_norm only when
+ * max_norm is finite (an infinite max_norm only measures). */
+int dt_module_grad_norm_(dt_module m, double max_norm, double *total_norm);
 
 /* ---- tensor files ---------------------------------------------------------------------- */
 /* A list of tensors in torch.save's format (torch.load reads it in Python); free with

@@ -8,6 +8,7 @@
 #include <torch/script.h>
 #include <torch/cuda.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/jit/passes/inliner.h>
 
 #include <atomic>
 #include <cmath>
@@ -772,6 +773,45 @@ int dt_module_to(dt_module m, const char *device, int dtype) {
 }
 int dt_module_requires_grad_(dt_module m, int on) {
   GUARD(-1, for (auto p : M(m).parameters()) p.requires_grad_(on != 0); return 0;)
+}
+int dt_module_reads_training(dt_module m) {
+  GUARD(-1, auto &mod = M(m); bool reads = false;
+        for (const auto &method : mod.get_methods()) {
+          if (method.name() != "forward") continue;
+          auto g = method.graph()->copy();
+          torch::jit::Inline(*g);
+          reads = g->toString().find("name=\"training\"") != std::string::npos;
+        }
+        return reads ? 1 : 0;)
+}
+
+// ---- training-loop helpers --------------------------------------------------------------
+int dt_module_ema_(dt_module avg, dt_module cur, double beta) {
+  GUARD(-1, torch::NoGradGuard no_grad; auto a = M(avg).parameters(); auto c = M(cur).parameters();
+        auto ai = a.begin(); auto ci = c.begin();
+        for (; ai != a.end() && ci != c.end(); ++ai, ++ci) {
+          at::Tensor x = *ai; const at::Tensor y = *ci;
+          if (!x.sizes().equals(y.sizes())) fail("EMA: parameter shapes differ");
+          if (beta == 0) x.copy_(y);
+          else x.mul_(beta).add_(y, 1 - beta);
+        }
+        if (ai != a.end() || ci != c.end()) fail("EMA: the modules have different numbers of parameters");
+        return 0;)
+}
+int dt_module_grad_norm_(dt_module m, double max_norm, double *total_norm) {
+  GUARD(-1, require_out(total_norm, "norm"); std::vector<at::Tensor> norms, grads;
+        for (const auto &p : M(m).parameters()) {
+          const at::Tensor &g = p.grad();
+          if (g.defined()) { grads.push_back(g); norms.push_back(g.norm(2)); }
+        }
+        if (norms.empty()) { *total_norm = 0; return 0; }
+        // the same arithmetic as torch::nn::utils::clip_grad_norm_ (norm_type 2)
+        at::Tensor total = norms.size() == 1 ? norms[0] : at::stack(norms).norm(2);
+        if (std::isfinite(max_norm)) {
+          at::Tensor coef = at::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+          for (auto &g : grads) g.mul_(coef);
+        }
+        *total_norm = total.item<double>(); return 0;)
 }
 
 // ---- tensor files -----------------------------------------------------------------------

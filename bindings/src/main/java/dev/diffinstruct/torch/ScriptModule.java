@@ -209,6 +209,34 @@ public final class ScriptModule implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Whether forward (submodules inlined) reads a {@code training} flag (dropout, batch norm):
+     * if not, train and eval mode compute the same and {@link #frozenCopy()} keeps the results.
+     */
+    public boolean readsTrainingFlag() {
+        return Native.check(Dishim.dt_module_reads_training(h()), "reads_training") == 1;
+    }
+
+    /**
+     * This module's parameters become {@code beta * this + (1 - beta) * source} (a copy of
+     * source's when beta is 0), without autograd, in one native call: an exponential moving
+     * average of {@code source}, a module of the same structure.
+     */
+    public void emaUpdateFrom(ScriptModule source, double beta) {
+        Native.check(Dishim.dt_module_ema_(h(), source.h(), beta), "EMA update");
+    }
+
+    /**
+     * The L2 norm of the parameters' gradients (those that have one), as
+     * torch.nn.utils.clip_grad_norm_ computes it; when {@code maxNorm} is finite the gradients are
+     * also rescaled to at most that norm, an infinite one only measures. One native call.
+     */
+    public double gradNorm(double maxNorm) {
+        MemorySegment out = Native.scratch().doubles;
+        Native.check(Dishim.dt_module_grad_norm_(h(), maxNorm, out), "clip_grad_norm_");
+        return out.get(ValueLayout.JAVA_DOUBLE, 0);
+    }
+
     // ---- running -----------------------------------------------------------------------------
 
     /** Runs forward; arguments are tensors, numbers, booleans or null (None). Returns one tensor. */

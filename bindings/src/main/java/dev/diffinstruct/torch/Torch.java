@@ -96,6 +96,14 @@ public final class Torch {
         Native.check(Dishim.dt_set_num_threads(n), "set_num_threads");
     }
 
+    /**
+     * Flushes denormal floats to zero in CPU maths (on from the moment the library loads: an
+     * analytic teacher produces denormals, and without flushing CPU maths can run many times slower).
+     */
+    public static void setFlushDenormal(boolean on) {
+        Native.check(Dishim.dt_set_flush_denormal(on ? 1 : 0), "set_flush_denormal");
+    }
+
     /** Seeds libtorch's default generators (used by dropout inside TorchScript and by null generators). */
     public static void manualSeed(long seed) {
         Native.check(Dishim.dt_manual_seed(seed), "manual_seed");
@@ -106,6 +114,20 @@ public final class Torch {
         try (Tensor t = Tensor.wrap(Dishim.dt_default_rng_state(), "get_rng_state")) {
             return t.toByteArray();
         }
+    }
+
+    /**
+     * The default CPU generator's state as a native uint8 tensor (owned by the current scope):
+     * for a save/restore around a call that must see the same random numbers twice (dropout
+     * masks), without copying the state to the Java heap and back.
+     */
+    public static Tensor rngStateTensor() {
+        return Tensor.wrap(Dishim.dt_default_rng_state(), "get_rng_state");
+    }
+
+    /** Restores a state from {@link #rngStateTensor()} (or any uint8 tensor of a generator state). */
+    public static void setRngState(Tensor state) {
+        Native.check(Dishim.dt_set_default_rng_state(state.h()), "set_rng_state");
     }
 
     public static void setRngState(byte[] state) {

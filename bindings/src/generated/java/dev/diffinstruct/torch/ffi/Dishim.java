@@ -7823,6 +7823,190 @@ public class Dishim extends Dishim$shared {
         }
     }
 
+    private static class dt_module_reads_training {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_module_reads_training");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_module_reads_training(dt_module m)
+     * }
+     */
+    public static FunctionDescriptor dt_module_reads_training$descriptor() {
+        return dt_module_reads_training.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_module_reads_training(dt_module m)
+     * }
+     */
+    public static MethodHandle dt_module_reads_training$handle() {
+        return dt_module_reads_training.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_module_reads_training(dt_module m)
+     * }
+     */
+    public static MemorySegment dt_module_reads_training$address() {
+        return dt_module_reads_training.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_module_reads_training(dt_module m)
+     * }
+     */
+    public static int dt_module_reads_training(MemorySegment m) {
+        var mh$ = dt_module_reads_training.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_module_reads_training", m);
+            }
+            return (int)mh$.invokeExact(m);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_module_ema_ {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER,
+            Dishim.C_POINTER,
+            Dishim.C_DOUBLE
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_module_ema_");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_module_ema_(dt_module avg, dt_module cur, double beta)
+     * }
+     */
+    public static FunctionDescriptor dt_module_ema_$descriptor() {
+        return dt_module_ema_.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_module_ema_(dt_module avg, dt_module cur, double beta)
+     * }
+     */
+    public static MethodHandle dt_module_ema_$handle() {
+        return dt_module_ema_.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_module_ema_(dt_module avg, dt_module cur, double beta)
+     * }
+     */
+    public static MemorySegment dt_module_ema_$address() {
+        return dt_module_ema_.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_module_ema_(dt_module avg, dt_module cur, double beta)
+     * }
+     */
+    public static int dt_module_ema_(MemorySegment avg, MemorySegment cur, double beta) {
+        var mh$ = dt_module_ema_.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_module_ema_", avg, cur, beta);
+            }
+            return (int)mh$.invokeExact(avg, cur, beta);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_module_grad_norm_ {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER,
+            Dishim.C_DOUBLE,
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_module_grad_norm_");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_module_grad_norm_(dt_module m, double max_norm, double *total_norm)
+     * }
+     */
+    public static FunctionDescriptor dt_module_grad_norm_$descriptor() {
+        return dt_module_grad_norm_.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_module_grad_norm_(dt_module m, double max_norm, double *total_norm)
+     * }
+     */
+    public static MethodHandle dt_module_grad_norm_$handle() {
+        return dt_module_grad_norm_.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_module_grad_norm_(dt_module m, double max_norm, double *total_norm)
+     * }
+     */
+    public static MemorySegment dt_module_grad_norm_$address() {
+        return dt_module_grad_norm_.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_module_grad_norm_(dt_module m, double max_norm, double *total_norm)
+     * }
+     */
+    public static int dt_module_grad_norm_(MemorySegment m, double max_norm, MemorySegment total_norm) {
+        var mh$ = dt_module_grad_norm_.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_module_grad_norm_", m, max_norm, total_norm);
+            }
+            return (int)mh$.invokeExact(m, max_norm, total_norm);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class dt_tensors_pickle {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Dishim.C_INT,

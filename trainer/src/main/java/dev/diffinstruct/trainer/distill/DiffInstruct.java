@@ -20,7 +20,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -61,6 +60,7 @@ public final class DiffInstruct implements AutoCloseable {
     private final DenoisingScoreMatchingLoss dsm;
     private final double emaBeta;
     private final CheckpointStore checkpoints;
+    private final boolean teacherFrozen;
 
     private long step;
     private long skipped;
@@ -73,6 +73,14 @@ public final class DiffInstruct implements AutoCloseable {
         this.cfg = cfg;
         this.out = Path.of(cfg.out);
         this.device = Networks.device(cfg.device);
+        // A teacher whose forward ignores train/eval mode is frozen for inference (its buffers and
+        // attributes become constants); the same on a fresh and a resumed run, so resuming stays exact.
+        this.teacherFrozen = !cfg.trainMode || !teacher.readsTrainingFlag();
+        if (teacherFrozen) {
+            ScriptModule frozen = teacher.frozenCopy();
+            teacher.close();
+            teacher = frozen;
+        }
         this.teacher = teacher;
         this.generator = generator;
         this.ema = ema;
@@ -208,10 +216,7 @@ public final class DiffInstruct implements AutoCloseable {
      * {@code config.json} to the output folder.
      */
     public Result run(TrainingListener listener, AtomicBoolean stop) {
-        generator.train(true);
-        teacher.train(cfg.trainMode);
-        fake.train(cfg.trainMode);
-        ema.train(false);
+        setModes();
         long session = System.nanoTime();
         long lastLogTime = session, lastLogStep = step;
         try (MetricsLog metrics = MetricsLog.open(out.resolve("metrics.jsonl"), step)) {
@@ -246,15 +251,19 @@ public final class DiffInstruct implements AutoCloseable {
         return new Result(step, true, false, skipped, wallBefore, out);
     }
 
+    private void setModes() {
+        generator.train(true);
+        if (!teacherFrozen) teacher.train(cfg.trainMode);
+        fake.train(cfg.trainMode);
+        ema.train(false);
+    }
+
     /**
      * One iteration exactly as {@link #run} takes it (same train/eval modes, the real
      * {@link #trainStep}), without logging or checkpoints: the hook of bench/TrainStepBench.
      */
     public void benchmarkStep() {
-        generator.train(true);
-        teacher.train(cfg.trainMode);
-        fake.train(cfg.trainMode);
-        ema.train(false);
+        setModes();
         step++;
         trainStep(false, TrainingListener.NONE);
     }
@@ -299,13 +308,7 @@ public final class DiffInstruct implements AutoCloseable {
             double gradNormG = guardedStep(optG, generator, "generator", listener);
 
             // 3. Exponential moving average of the generator's weights.
-            try (var noGrad = Torch.noGrad()) {
-                List<Tensor> avg = ema.parameters(), cur = generator.parameters();
-                for (int i = 0; i < avg.size(); i++) {
-                    if (emaBeta == 0) avg.get(i).copyFrom(cur.get(i));
-                    else avg.get(i).mulInPlace(emaBeta).addScaledInPlace(cur.get(i), 1 - emaBeta);
-                }
-            }
+            ema.emaUpdateFrom(generator, emaBeta);
             return logging ? metrics(lossG, lossF, gradNormG, gradNormF, sigma) : null;
         }
     }
@@ -325,7 +328,7 @@ public final class DiffInstruct implements AutoCloseable {
             Tensor xSigma = (throughDenoisers ? x : x.detach()).add(eps.mul(DenoisingScoreMatchingLoss.perSample(sigma, x.dim())));
             Tensor dTeacher, dFake;
             try (var gradMode = throughDenoisers ? Torch.enableGrad() : Torch.noGrad()) {
-                byte[] dropoutState = sameDropout ? Torch.rngState() : null;
+                Tensor dropoutState = sameDropout ? Torch.rngStateTensor() : null;
                 dTeacher = teacher.forward(xSigma, sigma);
                 if (dropoutState != null) Torch.setRngState(dropoutState); // the fake sees the teacher's dropout masks
                 dFake = fake.forward(xSigma, sigma);
@@ -346,7 +349,7 @@ public final class DiffInstruct implements AutoCloseable {
      * Returns the gradient norm before clipping.
      */
     private double guardedStep(Adam opt, ScriptModule net, String name, TrainingListener listener) {
-        double norm = Tensor.clipGradNorm(net.parameters(), cfg.gradClip > 0 ? cfg.gradClip : Double.POSITIVE_INFINITY);
+        double norm = net.gradNorm(cfg.gradClip > 0 ? cfg.gradClip : Double.POSITIVE_INFINITY);
         if (!Double.isFinite(norm)) {
             opt.zeroGrad();
             skipped++;
