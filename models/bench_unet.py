@@ -18,14 +18,16 @@ def main():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--classes", type=int, default=0)
-    p.add_argument("--channels", type=int, default=32)
+    p.add_argument("--channels", type=int, default=unet.DEFAULT_CHANNELS)
+    p.add_argument("--mults", default=",".join(map(str, unet.DEFAULT_MULTS)))
     p.add_argument("--blocks", type=int, default=1)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--script", action="store_true", help="time the torch.jit.script'ed module")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    net = unet.build(classes=a.classes, model_channels=a.channels, blocks=a.blocks)
+    net = unet.build(classes=a.classes, model_channels=a.channels, mults=[int(m) for m in a.mults.split(",")],
+                     blocks=a.blocks)
     if a.script:
         net = torch.jit.script(net)
     net.train()
@@ -48,7 +50,7 @@ def main():
         if i >= 2:
             times.append(time.perf_counter() - t)
     times.sort()
-    print(f"params {params}  batch {n}  threads {a.threads}  script {a.script}  "
+    print(f"channels {a.channels} mults {a.mults}  params {params}  batch {n}  threads {a.threads}  script {a.script}  "
           f"step median {times[len(times) // 2]:.3f} s  min {times[0]:.3f} s  (load {os.getloadavg()[0]:.2f})")
 
 

@@ -26,7 +26,9 @@ def main():
     p.add_argument("--classes", type=int, default=0, help="0: unconditional; K: class-conditional on one-hot [N, K]")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--channels", type=int, default=32, help="channels at 28x28 (x1, x2, x2 at 28/14/7)")
+    p.add_argument("--channels", type=int, default=unet.DEFAULT_CHANNELS, help="channels at 28x28")
+    p.add_argument("--mults", default=",".join(map(str, unet.DEFAULT_MULTS)),
+                   help="channel multipliers per resolution (28, 14, 7): comma-separated")
     p.add_argument("--blocks", type=int, default=1, help="residual blocks per resolution in the encoder")
     p.add_argument("--train-mode", action="store_true", help="save in training mode (dropout on)")
     a = p.parse_args()
@@ -36,7 +38,8 @@ def main():
         p.error("--dropout must be in [0, 1)")
 
     torch.manual_seed(a.seed)
-    net = unet.build(classes=a.classes, dropout=a.dropout, model_channels=a.channels, blocks=a.blocks)
+    mults = [int(m) for m in a.mults.split(",")]
+    net = unet.build(classes=a.classes, dropout=a.dropout, model_channels=a.channels, mults=mults, blocks=a.blocks)
     net.train(a.train_mode)
     scripted = torch.jit.script(net)
     out = os.path.abspath(a.out)

@@ -22,6 +22,10 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 
 
+DEFAULT_CHANNELS = 16
+DEFAULT_MULTS = [1, 2, 4]  # 16, 32, 64 channels at 28x28, 14x14, 7x7
+
+
 def _groups(ch: int) -> int:
     for g in (32, 16, 8, 4, 2, 1):
         if ch % g == 0 and ch // g >= 4:
@@ -172,7 +176,7 @@ class Backbone(nn.Module):
 
 class _EDMBase(nn.Module):
     def __init__(self, img_channels: int = 1, img_resolution: int = 28, label_dim: int = 0,
-                 model_channels: int = 32, mults: List[int] = [1, 2, 2], emb_ch: int = 128,
+                 model_channels: int = DEFAULT_CHANNELS, mults: List[int] = DEFAULT_MULTS, emb_ch: int = 128,
                  dropout: float = 0.1, blocks: int = 1, sigma_data: float = 0.5):
         super().__init__()
         self.sigma_data = sigma_data
@@ -211,7 +215,7 @@ class EDMUNetCond(_EDMBase):
 
     def __init__(self, label_dim: int = 10, **kw):
         super().__init__(label_dim=label_dim, **kw)
-        self.map_label = nn.Linear(label_dim, kw.get("model_channels", 32), bias=False)
+        self.map_label = nn.Linear(label_dim, kw.get("model_channels", DEFAULT_CHANNELS), bias=False)
 
     def forward(self, x: Tensor, sigma: Tensor, class_labels: Tensor) -> Tensor:
         cond = self.map_label(class_labels.to(torch.float32) * math.sqrt(self.label_dim))
