@@ -124,6 +124,10 @@ int dt_set_default_rng_state(dt_tensor state);
 /* Grad mode is per thread, as in libtorch. Returns the previous mode (0/1), or -1. */
 int dt_set_grad_enabled(int on);
 int dt_is_grad_enabled(void);
+/* TorchScript's graph-executor optimisation, process-wide. When on, a module's first calls are
+ * profiling runs and later ones use an optimised graph whose results differ in the last bits, so a
+ * module reloaded from a checkpoint would not continue bit-exactly. Returns the previous setting. */
+int dt_set_graph_executor_optimize(int on);
 /* Checks that a device string names a device this libtorch can use. */
 int dt_check_device(const char *device);
 /* Number of live handles of each kind, to find leaks: out[0]=tensors, [1]=modules,

@@ -18,6 +18,15 @@
 #include <string>
 #include <vector>
 
+// Declared here rather than included: its header lives under torch/csrc/jit/python/, which not
+// every LibTorch distribution ships; the function itself is in libtorch_cpu in 1.13 and 2.x.
+namespace torch {
+namespace jit {
+TORCH_API void setGraphExecutorOptimize(bool o);
+TORCH_API bool getGraphExecutorOptimize();
+}  // namespace jit
+}  // namespace torch
+
 namespace {
 
 thread_local std::string last_error;
@@ -84,7 +93,7 @@ template <typename H> H *checked(H *h, uint32_t tag, const char *what) {
   if (h == nullptr) fail(std::string("null ") + what + " handle");
   if (h->tag != tag) {
     if (h->tag == TAG_FREED) fail(std::string(what) + " handle was already freed");
-    fail(std::string("not a ") + what + " handle (foreign or corrupted pointer)");
+    fail(std::string(what[0] == 'o' ? "not an " : "not a ") + what + " handle (foreign or corrupted pointer)");
   }
   return h;
 }
@@ -378,6 +387,10 @@ int dt_set_grad_enabled(int on) {
         return prev ? 1 : 0;)
 }
 int dt_is_grad_enabled(void) { GUARD(-1, return at::GradMode::is_enabled() ? 1 : 0;) }
+int dt_set_graph_executor_optimize(int on) {
+  GUARD(-1, bool prev = torch::jit::getGraphExecutorOptimize();
+        torch::jit::setGraphExecutorOptimize(on != 0); return prev ? 1 : 0;)
+}
 int dt_check_device(const char *device) { GUARD(-1, device_of(device); return 0;) }
 int dt_live_handles(int64_t *out4) {
   GUARD(-1, require_out(out4, "counts"); for (int i = 0; i < 4; i++) out4[i] = live[i].load();
@@ -515,7 +528,10 @@ dt_tensor dt_reduce(int op, dt_tensor a, const int64_t *dims, int ndims, int kee
 dt_tensor dt_matmul(dt_tensor a, dt_tensor b) { GUARD(nullptr, return wrap(T(a).matmul(T(b)));) }
 dt_tensor dt_clamp(dt_tensor a, double lo, double hi) {
   GUARD(nullptr, c10::optional<at::Scalar> l, h; if (!std::isnan(lo)) l = lo;
-        if (!std::isnan(hi)) h = hi; return wrap(T(a).clamp(l, h));)
+        if (!std::isnan(hi)) h = hi;
+        // at::clamp refuses two absent bounds; unbounded on both sides is the identity.
+        if (!l && !h) return wrap(T(a).clone());
+        return wrap(T(a).clamp(l, h));)
 }
 dt_tensor dt_where(dt_tensor cond, dt_tensor a, dt_tensor b) {
   GUARD(nullptr, return wrap(at::where(T(cond), T(a), T(b)));)

@@ -145,6 +145,16 @@ public final class Torch {
         }
     }
 
+    /**
+     * Turns TorchScript's graph-executor optimisation on or off for the whole process; returns the
+     * previous setting. Off, every call of a module runs the same graph, so a run resumed from a
+     * reloaded module continues bit-exactly (on, the first calls are profiling runs and later ones
+     * an optimised graph whose results differ in the last bits).
+     */
+    public static boolean setGraphExecutorOptimize(boolean on) {
+        return Native.check(Dishim.dt_set_graph_executor_optimize(on ? 1 : 0), "set_graph_executor_optimize") == 1;
+    }
+
     /** Live native handles {tensors, modules, optimizers, generators}: for leak checks. */
     public static long[] liveHandles() {
         try (Arena a = Arena.ofConfined()) {

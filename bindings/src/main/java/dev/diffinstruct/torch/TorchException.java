@@ -30,12 +30,17 @@ public class TorchException extends RuntimeException {
         return nativeMessage;
     }
 
-    /** The first meaningful line of the message, for one-line error reports. */
+    /**
+     * The first meaningful line of the message, for one-line error reports. A TorchScript
+     * interpreter error opens with a fixed preamble and a traceback and ends with the cause
+     * ("RuntimeError: ..."): its last line is the meaningful one.
+     */
     public String summary() {
-        for (String line : nativeMessage.split("\n")) {
-            String t = line.strip();
-            if (!t.isEmpty()) return operation + ": " + t;
-        }
-        return operation + ": (no message)";
+        String[] lines = nativeMessage.strip().split("\n");
+        String first = lines[0].strip();
+        if (first.isEmpty()) return operation + ": (no message)";
+        if (first.startsWith("The following operation failed in the TorchScript interpreter"))
+            return operation + ": " + lines[lines.length - 1].strip();
+        return operation + ": " + first;
     }
 }

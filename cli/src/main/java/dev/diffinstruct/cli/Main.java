@@ -15,6 +15,11 @@ import java.io.PrintWriter;
         description = "Distil diffusion models into one-step generators with Diff-Instruct, on libtorch.",
         subcommands = {
                 InspectCommand.class,
+                DistillCommand.class,
+                RefineCommand.class,
+                SampleCommand.class,
+                TeacherSampleCommand.class,
+                EvalCommand.class,
                 GridCommand.class,
                 CommandLine.HelpCommand.class,
         })
@@ -38,7 +43,22 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns the exit code (tests call this). */
     public static int run(String... args) {
-        return newCommandLine().execute(args);
+        return execute(newCommandLine(), args);
+    }
+
+    /** Executes args on cl, first installing the defaults of a {@code --config} file when one is named. */
+    static int execute(CommandLine cl, String... args) {
+        java.nio.file.Path config = ConfigFileDefaults.configArgument(args);
+        if (config != null) {
+            try {
+                cl.setDefaultValueProvider(ConfigFileDefaults.read(config));
+            } catch (InvalidInputException e) {
+                cl.getErr().println(cl.getColorScheme().errorText("error: " + e.getMessage()));
+                cl.getErr().flush();
+                return EXIT_USAGE;
+            }
+        }
+        return cl.execute(args);
     }
 
     public static CommandLine newCommandLine() {

@@ -1,0 +1,168 @@
+package dev.diffinstruct.cli;
+
+import dev.diffinstruct.trainer.distill.DistillConfig;
+import dev.diffinstruct.trainer.distill.IklLoss;
+import picocli.CommandLine.Option;
+
+/**
+ * The options of {@code distill} and {@code refine} (mixed in). Unset options take
+ * {@link DistillConfig}'s defaults, or {@link DistillConfig#mixtureDefaults()} when the teacher is
+ * the built-in mixture; the descriptions state both.
+ */
+final class DistillOptions {
+    @Option(names = "--teacher", paramLabel = "FILE.pt|builtin:mixture",
+            description = "Teacher: a TorchScript file, or builtin:mixture (8-mode ring Gaussian mixture; default).")
+    String teacher;
+
+    @Option(names = "--teacher-kind", paramLabel = "KIND",
+            description = "How the teacher's forward reads: edm = forward(x, sigma) -> D(x, sigma); vp-eps, ddpm-eps, ddpm-v with their default schedules (default: edm).")
+    String teacherKind;
+
+    @Option(names = "--fake", paramLabel = "FILE.pt|builtin:mlp",
+            description = "Initial fake score D_phi, EDM convention (default: a trainable copy of the teacher; builtin:mlp for a teacher without parameters).")
+    String fake;
+
+    @Option(names = "--data-shape", hideParamSyntax = true, paramLabel = "D[,H,W]", split = ",",
+            description = "One sample's shape (default: the teacher's data_shape attribute, or the generator's output).")
+    long[] dataShape;
+
+    @Option(names = "--latent-dim", hideParamSyntax = true, paramLabel = "L[,...]", split = ",",
+            description = "The generator's latent shape (default: its latent_shape attribute; the data shape for generators made here).")
+    long[] latentShape;
+
+    @Option(names = "--init-sigma", paramLabel = "S",
+            description = "Noise level of a generator made from the teacher: g(z) = D(S z, S) (default: 2.5; the paper used 1.0).")
+    Double initSigma;
+
+    @Option(names = "--hidden", paramLabel = "N", description = "Width of the built-in MLPs (default: 128).")
+    Integer hidden;
+
+    @Option(names = "--layers", paramLabel = "N", description = "Hidden layers of the built-in MLPs (default: 3).")
+    Integer layers;
+
+    @Option(names = "--weighting", paramLabel = "W",
+            description = "Generator objective: sigma2 (paper: grad = D_fake - D_teacher), dmd (DMD's per-sample normaliser), sid (Score-identity Distillation) (default: sigma2).")
+    IklLoss.Weighting weighting;
+
+    @Option(names = "--sid-alpha", paramLabel = "A", description = "alpha of --weighting sid (default: 1.2).")
+    Double sidAlpha;
+
+    @Option(names = "--sigma-data", paramLabel = "S", description = "EDM's sigma_data for the fake-score loss weight and the built-in denoiser (default: 0.5).")
+    Double sigmaData;
+
+    @Option(names = "--sigma-sampler", paramLabel = "lognormal|karras",
+            description = "Noise levels: lognormal (EDM: ln sigma ~ N(p-mean, p-std^2)) or karras (uniform over the Karras grid, rho 7) (default: lognormal).")
+    String sigmaSampler;
+
+    @Option(names = "--p-mean", paramLabel = "M", description = "Mean of ln(sigma) (default: -1.2; builtin:mixture: -2.0).")
+    Double pMean;
+
+    @Option(names = "--p-std", paramLabel = "S", description = "Std of ln(sigma) (default: 1.2; builtin:mixture: 1.5).")
+    Double pStd;
+
+    @Option(names = "--sigma-min", paramLabel = "S", description = "Smallest sigma of --sigma-sampler karras (default: 0.002).")
+    Double sigmaMin;
+
+    @Option(names = "--sigma-max", paramLabel = "S", description = "Largest sigma of --sigma-sampler karras (default: 80).")
+    Double sigmaMax;
+
+    @Option(names = "--no-dropout", description = "Run teacher and fake score in eval mode (default: train mode, same dropout masks in both).")
+    boolean noDropout;
+
+    @Option(names = "--steps", paramLabel = "N", description = "Total iterations, warm-up included (default: 2000).")
+    Long steps;
+
+    @Option(names = "--batch", paramLabel = "N", description = "Samples per update (default: 256).")
+    Integer batch;
+
+    @Option(names = "--fake-steps", paramLabel = "K", description = "Fake-score updates per generator update (default: 1; builtin:mixture: 2).")
+    Integer fakeSteps;
+
+    @Option(names = "--warmup-fake", paramLabel = "N", description = "First N iterations train only the fake score (default: 0; builtin:mixture: 200).")
+    Long warmupFake;
+
+    @Option(names = "--lr-g", paramLabel = "LR", description = "Generator learning rate (default: 1e-4; builtin:mixture: 1e-3).")
+    Double lrG;
+
+    @Option(names = "--lr-f", paramLabel = "LR", description = "Fake-score learning rate (default: 1e-4; builtin:mixture: 2e-3).")
+    Double lrF;
+
+    @Option(names = "--betas", hideParamSyntax = true, paramLabel = "B1,B2", split = ",", description = "Adam betas for both networks (default: 0,0.999).")
+    double[] betas;
+
+    @Option(names = "--grad-clip", paramLabel = "N", description = "Clip each network's gradient norm to N; 0 = off (default: 0).")
+    Double gradClip;
+
+    @Option(names = "--ema-halflife", paramLabel = "SAMPLES",
+            description = "Half-life of the generator's weight average, in samples; 0 = off (default: 0; builtin:mixture: 20000).")
+    Double emaHalflife;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Seed of everything random; the same seed gives the same run on CPU (default: 0).")
+    Long seed;
+
+    @Option(names = "--device", paramLabel = "DEV", description = "cpu, cuda or cuda:N (default: cpu).")
+    String device;
+
+    @Option(names = "--out", paramLabel = "DIR", required = true,
+            description = "Output folder: generator.pt, generator_ema.pt, fake_score.pt, metrics.jsonl, config.json, checkpoints/.")
+    String out;
+
+    @Option(names = "--log-every", paramLabel = "N", description = "Log metrics every N steps (default: 100).")
+    Long logEvery;
+
+    @Option(names = "--ckpt-every", paramLabel = "N", description = "Checkpoint every N steps, and at the end (default: 1000).")
+    Long ckptEvery;
+
+    @Option(names = "--keep-checkpoints", paramLabel = "N", description = "Checkpoints kept (default: 2).")
+    Integer keepCheckpoints;
+
+    @Option(names = "--resume", description = "Continue the run in --out from its latest checkpoint (start fresh if it has none).")
+    boolean resume;
+
+    /** The configuration: defaults (the mixture's for the built-in teacher), then the options given. */
+    DistillConfig toConfig(String generator) {
+        String t = teacher == null ? DistillConfig.BUILTIN_MIXTURE : teacher;
+        DistillConfig c = DistillConfig.BUILTIN_MIXTURE.equals(t) ? DistillConfig.mixtureDefaults() : new DistillConfig();
+        c.teacher = t;
+        if (teacherKind != null) c.teacherKind = teacherKind;
+        if (generator != null) {
+            c.generator = generator;
+            if (!DistillConfig.BUILTIN_MLP.equals(generator)) c.latentShape = null; // the file's latent_shape, unless --latent-dim
+        }
+        if (fake != null) c.fake = fake;
+        if (dataShape != null) c.dataShape = dataShape;
+        if (latentShape != null) c.latentShape = latentShape;
+        if (initSigma != null) c.initSigma = initSigma;
+        if (hidden != null) c.hidden = hidden;
+        if (layers != null) c.layers = layers;
+        if (weighting != null) c.weighting = weighting;
+        if (sidAlpha != null) c.sidAlpha = sidAlpha;
+        if (sigmaData != null) c.sigmaData = sigmaData;
+        if (sigmaSampler != null) c.sigmaSampler = sigmaSampler;
+        if (pMean != null) c.pMean = pMean;
+        if (pStd != null) c.pStd = pStd;
+        if (sigmaMin != null) c.sigmaMin = sigmaMin;
+        if (sigmaMax != null) c.sigmaMax = sigmaMax;
+        if (noDropout) c.trainMode = false;
+        if (steps != null) c.steps = steps;
+        if (batch != null) c.batch = batch;
+        if (fakeSteps != null) c.fakeSteps = fakeSteps;
+        if (warmupFake != null) c.warmupFake = warmupFake;
+        if (lrG != null) c.lrG = lrG;
+        if (lrF != null) c.lrF = lrF;
+        if (betas != null) {
+            if (betas.length != 2) throw new IllegalArgumentException("--betas takes two numbers, B1,B2");
+            c.beta1 = betas[0];
+            c.beta2 = betas[1];
+        }
+        if (gradClip != null) c.gradClip = gradClip;
+        if (emaHalflife != null) c.emaHalflife = emaHalflife;
+        if (seed != null) c.seed = seed;
+        if (device != null) c.device = device;
+        c.out = out;
+        if (logEvery != null) c.logEvery = logEvery;
+        if (ckptEvery != null) c.ckptEvery = ckptEvery;
+        if (keepCheckpoints != null) c.keepCheckpoints = keepCheckpoints;
+        return c.validate();
+    }
+}

@@ -1,0 +1,158 @@
+package dev.diffinstruct.cli;
+
+import dev.diffinstruct.torch.Device;
+import dev.diffinstruct.torch.Generator;
+import dev.diffinstruct.torch.Npy;
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.diffusion.DdpmSchedule;
+import dev.diffinstruct.trainer.diffusion.HeunSampler;
+import dev.diffinstruct.trainer.diffusion.KarrasSchedule;
+import dev.diffinstruct.trainer.diffusion.TeacherKind;
+import dev.diffinstruct.trainer.diffusion.TeacherSpec;
+import dev.diffinstruct.trainer.diffusion.Teachers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code teacher-sample}: samples a diffusion teacher of any kind with EDM's Heun sampler. */
+@Command(name = "teacher-sample", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        description = {"Sample a diffusion teacher with EDM's Heun sampler (Karras et al. 2022; 2 steps - 1 network "
+                + "evaluations per sample) and write the samples as a float32 .npy [N, shape...]. "
+                + "Any teacher kind is first turned into the EDM view D(x, sigma); for DDPM teachers the "
+                + "noise levels are rounded to the nearest table entry. The teacher is tried on a dummy batch first, "
+                + "so a kind, class count or shape that does not fit is reported before sampling.", "",
+                "Example: ./diffinstruct teacher-sample --teacher ddpm.pt --teacher-kind ddpm-eps --schedule cosine "
+                        + "--shape 3,32,32 --n 1000 --out teacher.npy"})
+final class TeacherSampleCommand implements Callable<Integer> {
+    @Mixin
+    GlobalOptions global;
+
+    @Option(names = "--teacher", required = true, paramLabel = "T.pt", description = "TorchScript teacher network.")
+    Path teacher;
+
+    @Option(names = "--teacher-kind", required = true, paramLabel = "KIND", converter = KindConverter.class,
+            description = "What the network computes: edm (D(x, sigma)), vp-eps (eps(x_t, t), continuous VP-SDE), "
+                    + "ddpm-eps or ddpm-v (eps or v (x_t, t int64), discrete DDPM).")
+    TeacherKind kind;
+
+    @Option(names = "--beta-min", defaultValue = "0.1", paramLabel = "B", description = "vp-eps: beta(0).")
+    double betaMin;
+
+    @Option(names = "--beta-max", defaultValue = "20", paramLabel = "B", description = "vp-eps: beta(1).")
+    double betaMax;
+
+    @Option(names = "--time-scale", defaultValue = "1", paramLabel = "S", description = "vp-eps: the network gets t times this (999 for nets taking t in DDPM step units).")
+    double timeScale;
+
+    @Option(names = "--schedule", defaultValue = "linear", paramLabel = "linear|cosine", converter = ScheduleConverter.class,
+            description = "ddpm-*: beta schedule (linear 1e-4..0.02, or Nichol & Dhariwal's cosine).")
+    DdpmSchedule schedule;
+
+    @Option(names = "--ddpm-steps", defaultValue = "1000", paramLabel = "T", description = "ddpm-*: number of steps of the table.")
+    int ddpmSteps;
+
+    @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "Classes of a class-conditional teacher (0: unconditional). Labels go to X.labels.npy.")
+    int classes;
+
+    @Option(names = "--label", defaultValue = "-1", paramLabel = "K", description = "Class of every sample (-1: uniformly random).")
+    int label;
+
+    @Option(names = "--shape", required = true, split = ",", paramLabel = "D", description = "Shape of one sample: D, or C,H,W (e.g. 3,32,32).")
+    long[] shape;
+
+    @Option(names = "--n", defaultValue = "1000", paramLabel = "N", description = "Number of samples.")
+    long n;
+
+    @Option(names = "--steps", defaultValue = "18", paramLabel = "S", description = "Noise levels (network evaluations per sample: 2 steps - 1).")
+    int steps;
+
+    @Option(names = "--sigma-min", defaultValue = "0.002", paramLabel = "SIGMA", description = "Lowest noise level.")
+    double sigmaMin;
+
+    @Option(names = "--sigma-max", defaultValue = "80", paramLabel = "SIGMA", description = "Highest noise level.")
+    double sigmaMax;
+
+    @Option(names = "--rho", defaultValue = "7", paramLabel = "RHO", description = "Spacing exponent of the levels.")
+    double rho;
+
+    @Option(names = "--s-churn", defaultValue = "0", paramLabel = "S", description = "Stochasticity S_churn (0: deterministic).")
+    double sChurn;
+
+    @Option(names = "--s-tmin", defaultValue = "0", paramLabel = "SIGMA", description = "Churn only at levels >= this.")
+    double sTmin;
+
+    @Option(names = "--s-tmax", defaultValue = "Infinity", paramLabel = "SIGMA", description = "Churn only at levels <= this.")
+    double sTmax;
+
+    @Option(names = "--s-noise", defaultValue = "1", paramLabel = "S", description = "Scale of the churn noise.")
+    double sNoise;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of the noise (and of random labels).")
+    long seed;
+
+    @Option(names = "--batch", defaultValue = "1000", paramLabel = "B", description = "Samples per batch.")
+    int batch;
+
+    @Option(names = "--out", required = true, paramLabel = "X.npy", description = "Output .npy file.")
+    Path out;
+
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu, cuda or cuda:N.")
+    String device;
+
+    @Spec
+    CommandSpec spec;
+
+    static final class KindConverter implements ITypeConverter<TeacherKind> {
+        @Override
+        public TeacherKind convert(String value) {
+            return TeacherKind.parse(value);
+        }
+    }
+
+    static final class ScheduleConverter implements ITypeConverter<DdpmSchedule> {
+        @Override
+        public DdpmSchedule convert(String value) {
+            return DdpmSchedule.parse(value);
+        }
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        CliIo.positive(n, "--n");
+        CliIo.positive(batch, "--batch");
+        CliIo.positive(steps, "--steps");
+        CliIo.checkShape(shape, "--shape");
+        if (classes < 0) throw new InvalidInputException("--classes must be >= 0, got " + classes);
+        CliIo.outputNpy(out, "--out");
+        CliIo.inputFile(teacher, "--teacher");
+        TeacherSpec ts = new TeacherSpec(kind, betaMin, betaMax, timeScale, schedule, ddpmSteps, classes);
+        HeunSampler.Options opt = new HeunSampler.Options(new KarrasSchedule(steps, sigmaMin, sigmaMax, rho), sChurn, sTmin, sTmax, sNoise);
+        Device dev = Device.parse(device).check();
+        long t0 = System.nanoTime();
+        try (ScriptModule d = Teachers.load(teacher, ts, dev); Scope s = Scope.open(); Generator g = new Generator(seed, dev)) {
+            Teachers.check(d, ts, shape, dev, "--teacher " + teacher);
+            long[] labels = CliIo.labels(n, classes, label, seed);
+            Tensor onehot = labels == null ? null : Teachers.oneHot(labels, classes, dev);
+            HeunSampler sampler = new HeunSampler(d, opt);
+            Tensor x = sampler.sampleMany(g, n, shape, batch, onehot, dev,
+                    n > batch ? (done, total) -> err.printf("sampled %d/%d%n", done, total) : null);
+            Npy.write(out, x);
+            if (labels != null) Npy.write(CliIo.labelsPath(out), Tensor.of(labels, labels.length));
+            spec.commandLine().getOut().printf("wrote %d samples of shape [%s] to %s%s: %s teacher, %d steps, %d network evaluations per sample (%.1f s)%n",
+                    n, CliIo.shapeString(shape), out, labels != null ? " and their labels to " + CliIo.labelsPath(out) : "",
+                    ts.describe(), steps, sampler.nfePerSample(), (System.nanoTime() - t0) / 1e9);
+        }
+        return Main.EXIT_OK;
+    }
+}

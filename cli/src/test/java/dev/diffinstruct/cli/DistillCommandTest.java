@@ -1,0 +1,142 @@
+package dev.diffinstruct.cli;
+
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.trainer.distill.DistillConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class DistillCommandTest {
+    @TempDir
+    Path dir;
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        CommandLine cl = Main.newCommandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void helpShowsEveryDefaultAndAnExample() {
+        DistillConfig d = new DistillConfig(), m = DistillConfig.mixtureDefaults();
+        for (String cmd : new String[] {"distill", "refine"}) {
+            Run r = run(cmd, "--help");
+            assertEquals(0, r.code());
+            String h = r.out().replaceAll("\\s+", "");
+            assertTrue(h.contains("Example:./diffinstruct" + cmd), h);
+            for (String s : new String[] {"default: " + fmt(d.lrG) + "; builtin:mixture: " + fmt(m.lrG),
+                    "default: " + fmt(d.lrF) + "; builtin:mixture: " + fmt(m.lrF), "default: " + d.steps + ")", "default: " + d.batch + ")",
+                    "default: " + d.fakeSteps + "; builtin:mixture: " + m.fakeSteps, "default: " + d.warmupFake + "; builtin:mixture: " + m.warmupFake,
+                    "default: " + d.pMean + "; builtin:mixture: " + m.pMean, "default: " + d.pStd + "; builtin:mixture: " + m.pStd,
+                    "default: " + d.initSigma + ";", "default: " + d.sidAlpha + ")", "default: " + d.sigmaData + ")", "default: " + d.hidden + ")",
+                    "default: " + d.layers + ")", "default: " + d.logEvery + ")", "default: " + d.ckptEvery + ")", "default: " + d.keepCheckpoints + ")",
+                    "default: 0,0.999)", "default: 0)", "default: 0; builtin:mixture: 20000)", "default: sigma2)", "default: lognormal)",
+                    "default: edm)", "default: cpu)", "default: 0.002)", "default: 80)"})
+                assertTrue(h.contains(s.replace(" ", "")), cmd + " --help lacks '" + s + "'");
+        }
+        assertEquals(0.0, d.beta1);
+        assertEquals(0.999, d.beta2);
+        assertEquals(0.0, d.gradClip);
+        assertEquals(0L, d.seed);
+        assertEquals(20000.0, m.emaHalflife);
+    }
+
+    private static String fmt(double v) {
+        return String.format("%.0e", v).replace("e-0", "e-");
+    }
+
+    @Test
+    void distillTheMixtureAndLoadTheOutputsInPython() throws Exception {
+        Path out = dir.resolve("run");
+        Run r = run("distill", "--out", out.toString(), "--steps", "60", "--warmup-fake", "10", "--batch", "64", "--hidden", "32",
+                "--log-every", "20", "--ckpt-every", "30");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("step 60/60"), r.out());
+        assertTrue(r.out().contains("modes covered"), r.out());
+        for (String f : new String[] {"generator.pt", "generator_ema.pt", "fake_score.pt", "metrics.jsonl", "config.json", "checkpoints/ckpt-000000060.zip"})
+            assertTrue(Files.exists(out.resolve(f)), f);
+        assertEquals(4, Files.readAllLines(out.resolve("metrics.jsonl")).size()); // steps 1, 20, 40, 60
+        String cfg = Files.readString(out.resolve("config.json"));
+        assertTrue(cfg.contains("\"steps\": 60") && cfg.contains("builtin:mixture"), cfg);
+
+        String py = python("""
+                import sys, torch
+                for f in ("generator.pt", "generator_ema.pt"):
+                    g = torch.jit.load(sys.argv[1] + "/" + f)
+                    z = torch.randn(5, *list(g.latent_shape))
+                    print(f, tuple(g(z).shape))
+                """, out.toString());
+        assertEquals("generator.pt (5, 2)\ngenerator_ema.pt (5, 2)", py.strip());
+
+        // resume with more steps continues from the last checkpoint
+        Run more = run("distill", "--out", out.toString(), "--steps", "80", "--warmup-fake", "10", "--batch", "64", "--hidden", "32",
+                "--log-every", "20", "--ckpt-every", "30", "--resume");
+        assertEquals(0, more.code(), more.out() + more.err());
+        assertTrue(more.err().contains("resuming from checkpoints/ckpt-000000060.zip at step 60 of 80"), more.err());
+        assertTrue(more.out().contains("step 80/80"), more.out());
+
+        // refine the distilled generator (its latent_shape attribute gives the latent shape)
+        Run ref = run("refine", "--generator", out.resolve("generator.pt").toString(), "--fake", out.resolve("fake_score.pt").toString(),
+                "--out", dir.resolve("refined").toString(), "--steps", "20", "--warmup-fake", "0", "--batch", "64", "--log-every", "10");
+        assertEquals(0, ref.code(), ref.out() + ref.err());
+        assertTrue(Files.exists(dir.resolve("refined/generator.pt")));
+    }
+
+    @Test
+    void badInputExitsWithTwoAndOneLine() throws Exception {
+        Path t = dir.resolve("bad-teacher.pt");
+        try (ScriptModule m = ScriptModule.create("Bad")) {
+            m.define("""
+                    def forward(self, x: Tensor) -> Tensor:
+                        return x
+                    """);
+            m.save(t);
+        }
+        Run r = run("distill", "--teacher", t.toString(), "--data-shape", "2", "--out", dir.resolve("x").toString());
+        assertEquals(2, r.code(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("forward(x, sigma) fails"), r.err());
+
+        Run missing = run("distill", "--teacher", dir.resolve("none.pt").toString(), "--out", dir.resolve("y").toString());
+        assertEquals(2, missing.code(), missing.err());
+
+        Run noGen = run("refine", "--out", dir.resolve("z").toString());
+        assertEquals(2, noGen.code());
+        assertTrue(noGen.err().contains("--generator"), noGen.err());
+
+        Run badOpt = run("distill", "--out", dir.resolve("w").toString(), "--lr-g", "-1");
+        assertEquals(2, badOpt.code());
+        assertTrue(badOpt.err().contains("--lr-g"), badOpt.err());
+
+        Run betas = run("distill", "--out", dir.resolve("v").toString(), "--betas", "0.9");
+        assertEquals(2, betas.code());
+    }
+
+    static String python(String source, String... args) throws Exception {
+        Path f = Files.createTempFile("di-cli", ".py");
+        Files.writeString(f, source);
+        List<String> cmd = new ArrayList<>(List.of(System.getProperty("python", "/usr/bin/python3"), f.toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        return out;
+    }
+}

@@ -1,0 +1,265 @@
+package dev.diffinstruct.cli;
+
+import dev.diffinstruct.torch.DType;
+import dev.diffinstruct.torch.Generator;
+import dev.diffinstruct.torch.Npy;
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Parsing, outputs and one-line errors of sample, teacher-sample and eval. */
+class SamplingCommandsTest {
+    @TempDir
+    static Path dir;
+
+    static Path ring, generator, bareGenerator, condGenerator, xOnly, features;
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        CommandLine cl = Main.newCommandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int code = Main.execute(cl, args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    static void assertUsageError(Run r, String fragment) {
+        assertEquals(Main.EXIT_USAGE, r.code, r.toString());
+        assertTrue(r.err.contains(fragment), "stderr should mention '" + fragment + "': " + r.err);
+    }
+
+    /** An execution-time input error: exit 2 and exactly one line on stderr. */
+    static void assertOneLineError(Run r, String fragment) {
+        assertUsageError(r, fragment);
+        assertEquals(1, r.err.strip().lines().count(), "one line: " + r.err);
+        assertTrue(r.err.startsWith("error: "), r.err);
+    }
+
+    @BeforeAll
+    static void modules() {
+        try (Scope s = Scope.open(); Generator g = new Generator(0)) {
+            ring = dir.resolve("ring.pt");
+            try (ScriptModule m = MixtureTeacher.defaultRing().toModule()) {
+                m.save(ring);
+            }
+            generator = dir.resolve("gen.pt");
+            try (ScriptModule m = ScriptModule.create("Gen")) {
+                m.registerBuffer("w", Tensor.of(new float[] {1, 0.5f, 0, 2}, 2, 2));
+                m.setAttribute("latent_shape", new long[] {2});
+                m.define("""
+                        def forward(self, z: Tensor) -> Tensor:
+                            return z @ self.w + 1.0
+                        """);
+                m.save(generator);
+            }
+            bareGenerator = dir.resolve("bare.pt");
+            try (ScriptModule m = ScriptModule.create("Bare")) {
+                m.define("""
+                        def forward(self, z: Tensor) -> Tensor:
+                            return z.reshape(z.size(0), 1, 2, 2)
+                        """);
+                m.save(bareGenerator);
+            }
+            condGenerator = dir.resolve("cond.pt");
+            try (ScriptModule m = ScriptModule.create("CondGen")) {
+                m.setAttribute("latent_shape", new long[] {2});
+                m.define("""
+                        def forward(self, z: Tensor, class_labels: Tensor) -> Tensor:
+                            return z * 0.01 + class_labels[:, :2] * 10.0
+                        """);
+                m.save(condGenerator);
+            }
+            xOnly = dir.resolve("xonly.pt");
+            try (ScriptModule m = ScriptModule.create("XOnly")) {
+                m.define("""
+                        def forward(self, x: Tensor) -> Tensor:
+                            return x
+                        """);
+                m.save(xOnly);
+            }
+            features = dir.resolve("features.pt");
+            try (ScriptModule m = ScriptModule.create("Feat")) {
+                m.registerBuffer("w", Tensor.randn(g, 4, 6));
+                m.define("""
+                        def forward(self, x: Tensor) -> Tensor:
+                            return torch.tanh(x.flatten(1) @ self.w)
+                        """);
+                m.save(features);
+            }
+        }
+    }
+
+    // ---- sample ----------------------------------------------------------------------------------
+
+    @Test
+    void sampleWritesAnNpyThatDoesNotDependOnTheBatch() throws Exception {
+        Path a = dir.resolve("a.npy"), b = dir.resolve("b.npy");
+        Run r = run("sample", "--generator", generator.toString(), "--n", "10", "--seed", "1", "--batch", "3", "--out", a.toString());
+        assertEquals(0, r.code, r.toString());
+        assertTrue(r.out.contains("wrote 10 samples of shape [2]"), r.out);
+        assertEquals(0, run("sample", "--generator", generator.toString(), "--n", "10", "--seed", "1", "--batch", "10", "--out", b.toString()).code);
+        try (Scope s = Scope.open()) {
+            Tensor x = Npy.read(a);
+            assertArrayEquals(new long[] {10, 2}, x.shape());
+            assertEquals(DType.FLOAT32, x.dtype());
+            assertTrue(x.allClose(Npy.read(b), 0, 0));
+        }
+        assertNumpyReads(a, "(10, 2)");
+    }
+
+    /** numpy.load reads the file as float32, C order, of the given shape (skipped without numpy). */
+    static void assertNumpyReads(Path file, String shape) throws IOException, InterruptedException {
+        String py = System.getProperty("python", "/usr/bin/python3");
+        Process check = new ProcessBuilder(py, "-c", "import numpy").redirectErrorStream(true).start();
+        check.getInputStream().readAllBytes();
+        if (!check.waitFor(60, TimeUnit.SECONDS) || check.exitValue() != 0) return;
+        Process p = new ProcessBuilder(py, "-c", "import numpy, sys; a = numpy.load(sys.argv[1]); "
+                + "print(a.dtype, a.shape, a.flags.c_contiguous, bool(numpy.isfinite(a).all()))", file.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes()).strip();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals("float32 " + shape + " True True", out);
+    }
+
+    @Test
+    void sampleUsesLatentDimAndWritesLabels() {
+        Path a = dir.resolve("bare.npy");
+        Run r = run("sample", "--generator", bareGenerator.toString(), "--latent-dim", "4", "--n", "5", "--out", a.toString());
+        assertEquals(0, r.code, r.toString());
+        try (Scope s = Scope.open()) {
+            assertArrayEquals(new long[] {5, 1, 2, 2}, Npy.read(a).shape());
+        }
+        Path c = dir.resolve("cond.npy");
+        r = run("sample", "--generator", condGenerator.toString(), "--classes", "3", "--label", "1", "--n", "4", "--out", c.toString());
+        assertEquals(0, r.code, r.toString());
+        try (Scope s = Scope.open()) {
+            double[] x = Npy.read(c).toDoubleArray();
+            for (int i = 0; i < 4; i++) assertEquals(10, x[2 * i + 1], 0.1); // class 1 -> second coordinate 10
+            assertArrayEquals(new long[] {1, 1, 1, 1}, Npy.read(dir.resolve("cond.labels.npy")).toLongArray());
+        }
+    }
+
+    @Test
+    void sampleErrors() throws IOException {
+        Path o = dir.resolve("e.npy");
+        assertOneLineError(run("sample", "--generator", dir.resolve("missing.pt").toString(), "--out", o.toString()), "no such file");
+        assertOneLineError(run("sample", "--generator", bareGenerator.toString(), "--out", o.toString()), "--latent-dim");
+        assertOneLineError(run("sample", "--generator", generator.toString(), "--latent-dim", "3", "--out", o.toString()), "disagrees");
+        assertOneLineError(run("sample", "--generator", generator.toString(), "--n", "0", "--out", o.toString()), "--n must be >= 1");
+        assertOneLineError(run("sample", "--generator", generator.toString(), "--out", dir.resolve("no/such/x.npy").toString()), "does not exist");
+        assertOneLineError(run("sample", "--generator", generator.toString(), "--out", dir.resolve("x.txt").toString()), "must end in .npy");
+        assertOneLineError(run("sample", "--generator", generator.toString(), "--classes", "2", "--out", o.toString()), "failed on latents");
+        assertOneLineError(run("sample", "--generator", ring.toString(), "--out", o.toString()), "latent_shape");
+        Path junk = dir.resolve("junk.pt");
+        Files.writeString(junk, "not a model");
+        assertOneLineError(run("sample", "--generator", junk.toString(), "--latent-dim", "2", "--out", o.toString()), "not a valid TorchScript file");
+        assertUsageError(run("sample", "--out", o.toString()), "--generator");
+        assertUsageError(run("sample", "--generator", generator.toString(), "--n", "many", "--out", o.toString()), "--n");
+    }
+
+    // ---- teacher-sample ----------------------------------------------------------------------------
+
+    @Test
+    void teacherSampleRunsHeun() {
+        Path o = dir.resolve("t.npy");
+        Run r = run("teacher-sample", "--teacher", ring.toString(), "--teacher-kind", "edm", "--shape", "2", "--n", "20",
+                "--steps", "18", "--batch", "8", "--seed", "3", "--out", o.toString());
+        assertEquals(0, r.code, r.toString());
+        assertTrue(r.out.contains("35 network evaluations per sample"), r.out);
+        try (Scope s = Scope.open()) {
+            Tensor x = Npy.read(o);
+            assertArrayEquals(new long[] {20, 2}, x.shape());
+            double[] radius = x.norm(new long[] {1}, false).toDoubleArray();
+            for (double v : radius) assertEquals(1, v, 0.5); // on the ring
+        }
+    }
+
+    @Test
+    void teacherSampleErrors() {
+        Path o = dir.resolve("te.npy");
+        String t = ring.toString();
+        assertOneLineError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "3", "--out", o.toString()),
+                "does not fit --teacher-kind edm and data shape 3");
+        assertOneLineError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--classes", "2", "--shape", "2", "--out", o.toString()),
+                "class_labels");
+        assertOneLineError(run("teacher-sample", "--teacher", xOnly.toString(), "--teacher-kind", "vp-eps", "--shape", "2", "--out", o.toString()),
+                "does not fit --teacher-kind vp-eps");
+        assertOneLineError(run("teacher-sample", "--teacher", dir.resolve("none.pt").toString(), "--teacher-kind", "edm", "--shape", "2",
+                "--out", o.toString()), "no such file");
+        assertOneLineError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "0", "--out", o.toString()),
+                "sizes must be positive");
+        assertOneLineError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "2", "--sigma-min", "0", "--out", o.toString()),
+                "sigma-min");
+        assertUsageError(run("teacher-sample", "--teacher", t, "--teacher-kind", "ddim", "--shape", "2", "--out", o.toString()),
+                "unknown teacher kind 'ddim'");
+        assertUsageError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "2,x", "--out", o.toString()), "--shape");
+        assertUsageError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--out", o.toString()), "--shape");
+        assertUsageError(run("teacher-sample", "--teacher", t, "--teacher-kind", "ddpm-eps", "--schedule", "sqrt", "--shape", "2",
+                "--out", o.toString()), "unknown DDPM schedule");
+    }
+
+    // ---- eval ----------------------------------------------------------------------------------------
+
+    @Test
+    void evalLowDimAndWithFeatures() {
+        Path samples = dir.resolve("ev_s.npy"), refs = dir.resolve("ev_r.npy"), imgs = dir.resolve("ev_i.npy"), irefs = dir.resolve("ev_ir.npy");
+        try (Scope s = Scope.open(); Generator g = new Generator(5)) {
+            MixtureTeacher m = MixtureTeacher.defaultRing();
+            Npy.write(samples, m.sample(g, 300));
+            Npy.write(refs, m.sample(g, 400));
+            Npy.write(imgs, Tensor.randn(g, 50, 1, 2, 2));
+            Npy.write(irefs, Tensor.randn(g, 60, 1, 2, 2).add(0.5));
+        }
+        Run r = run("eval", "--samples", samples.toString(), "--reference", refs.toString());
+        assertEquals(0, r.code, r.toString());
+        assertTrue(r.out.contains("frechet distance (data space)") && r.out.contains("precision (k=3)") && r.out.contains("recall (k=3)"), r.out);
+        r = run("eval", "--samples", imgs.toString(), "--reference", irefs.toString(), "--features", features.toString(), "--batch", "16");
+        assertEquals(0, r.code, r.toString());
+        assertTrue(r.out.contains("frechet distance (features of features.pt (6-d))"), r.out);
+        r = run("eval", "--generator", generator.toString(), "--n", "200", "--reference", refs.toString());
+        assertEquals(0, r.code, r.toString());
+
+        assertOneLineError(run("eval", "--samples", imgs.toString(), "--reference", irefs.toString()), "give --features");
+        assertOneLineError(run("eval", "--samples", samples.toString(), "--reference", irefs.toString()), "same shape per sample");
+        assertOneLineError(run("eval", "--samples", samples.toString(), "--reference", dir.resolve("nope.npy").toString()), "no such file");
+        assertOneLineError(run("eval", "--samples", imgs.toString(), "--reference", irefs.toString(), "--features", xOnly.toString()),
+                "must return [N, F]");
+        assertUsageError(run("eval", "--samples", samples.toString(), "--generator", generator.toString(), "--reference", refs.toString()),
+                "mutually exclusive");
+        assertUsageError(run("eval", "--reference", refs.toString()), "--samples");
+    }
+
+    // ---- help ----------------------------------------------------------------------------------------
+
+    @Test
+    void helpShowsEveryDefaultAndAnExample() {
+        for (String cmd : new String[] {"sample", "teacher-sample", "eval"}) {
+            Run r = run(cmd, "--help");
+            assertEquals(0, r.code);
+            assertTrue(r.out.contains("Example: ./diffinstruct " + cmd), r.out);
+            CommandLine sub = Main.newCommandLine().getSubcommands().get(cmd);
+            for (CommandLine.Model.OptionSpec o : sub.getCommandSpec().options()) {
+                if (o.defaultValue() != null)
+                    assertTrue(r.out.contains("Default: " + o.defaultValue()), cmd + " --help should show the default of " + o.longestName());
+            }
+        }
+    }
+}

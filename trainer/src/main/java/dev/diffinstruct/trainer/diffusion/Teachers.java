@@ -1,0 +1,249 @@
+package dev.diffinstruct.trainer.diffusion;
+
+import dev.diffinstruct.torch.DType;
+import dev.diffinstruct.torch.Device;
+import dev.diffinstruct.torch.Generator;
+import dev.diffinstruct.torch.ModelFileException;
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.torch.TorchException;
+import dev.diffinstruct.trainer.InvalidInputException;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * Turns any teacher into the EDM view the trainer and samplers use: a TorchScript module with
+ * {@code forward(x[N, ...], sigma[N]) -> D(x, sigma)}, or {@code forward(x, sigma, class_labels)}
+ * (one-hot [N, C]) for class-conditional teachers, plus {@code round_sigma(sigma)} (the noise
+ * levels the teacher can actually take: identity except for DDPM tables).
+ *
+ * <p>The wrapper holds the raw network as submodule {@code net}, its schedule tables as buffers,
+ * and is written in TorchScript, so it runs inside libtorch, can be saved and loaded in Python,
+ * and gradients flow through it. The maths, with {@code c_in = 1 / sqrt(1 + sigma^2)} the VP
+ * scaling {@code x_t = alpha x}:
+ * <ul>
+ *   <li>{@code edm}: {@code D = net(x, sigma)}.</li>
+ *   <li>{@code vp-eps}: {@code t = sigma^-1(sigma)} in closed form (as EDM's VPPrecond.sigma_inv,
+ *       in float64), {@code D = x - sigma * net(c_in x, timeScale * t)}.</li>
+ *   <li>{@code ddpm-eps}: {@code k} = index of the nearest table level {@code sigma_k =
+ *       sqrt((1 - abar_k) / abar_k)} (as EDM's iDDPMPrecond.round_sigma), {@code D = x - sigma *
+ *       net(c_in x, k)}. As in EDM, the scalings use the sigma given, the table only picks the
+ *       time index; at table levels this is exactly the DDPM parameterisation.</li>
+ *   <li>{@code ddpm-v}: {@code x0 = sqrt(abar) x_t - sqrt(1 - abar) v} with {@code abar = 1 / (1 +
+ *       sigma^2)}, i.e. {@code D = c_in^2 x - sigma c_in net(c_in x, k)}.</li>
+ * </ul>
+ */
+public final class Teachers {
+    private Teachers() {}
+
+    /**
+     * Wraps {@code raw} as an EDM-view denoiser for {@code spec}. {@code raw} is shared, not copied
+     * (closing the Java handle of {@code raw} afterwards is fine). The result belongs to the caller.
+     *
+     * @throws InvalidInputException if raw's forward cannot be called the way {@code spec.kind()} needs
+     */
+    public static ScriptModule asDenoiser(ScriptModule raw, TeacherSpec spec) {
+        ScriptModule m = ScriptModule.create("EdmView_" + spec.kind().name());
+        boolean ok = false;
+        try (Scope scope = Scope.open()) {
+            m.registerModule("net", raw);
+            m.setAttribute("num_classes", (long) spec.classes());
+            switch (spec.kind()) {
+                case EDM -> { }
+                case VP_EPS -> {
+                    m.setAttribute("beta_min", spec.betaMin());
+                    m.setAttribute("beta_d", spec.betaMax() - spec.betaMin());
+                    m.setAttribute("time_scale", spec.timeScale());
+                    m.setAttribute("sigma_max", spec.vpSigma(1.0));
+                }
+                case DDPM_EPS, DDPM_V -> {
+                    double[] sigmas = spec.ddpmSigmas();
+                    m.registerBuffer("sigmas", Tensor.of(sigmas, sigmas.length));
+                    m.setAttribute("sigma_min", sigmas[0]);
+                    m.setAttribute("sigma_max", sigmas[sigmas.length - 1]);
+                }
+            }
+            try {
+                m.define(source(spec));
+            } catch (TorchException e) {
+                throw new InvalidInputException("teacher does not fit --teacher-kind " + spec.kind() + ": expected "
+                        + spec.kind().signature(spec.conditional()) + ", but its method is " + forwardSchema(raw)
+                        + " (" + defineReason(e) + ")", e);
+            }
+            ok = true;
+            return m;
+        } finally {
+            if (!ok) m.close();
+        }
+    }
+
+    /**
+     * Loads a teacher file, wraps it for {@code spec} and puts it in eval mode. Missing or invalid
+     * files and signature mismatches are {@link InvalidInputException}s naming the file.
+     */
+    public static ScriptModule load(Path file, TeacherSpec spec, Device device) {
+        ScriptModule raw;
+        try {
+            raw = ScriptModule.load(file, device);
+        } catch (ModelFileException e) {
+            throw new InvalidInputException("teacher " + e.getMessage().replaceFirst("^Module.load: ", ""), e);
+        }
+        try (raw) {
+            ScriptModule m;
+            try {
+                m = asDenoiser(raw, spec);
+            } catch (InvalidInputException e) {
+                throw new InvalidInputException(file + ": " + e.getMessage(), e);
+            }
+            m.train(false);
+            return m;
+        }
+    }
+
+    /**
+     * Runs the denoiser once on two dummy samples of {@code shape} (no batch dimension) and checks
+     * that it returns D of the same shape with finite values: a teacher that does not fit the kind,
+     * the class count or the data shape fails here with one clear line instead of deep in a run.
+     */
+    public static void check(ScriptModule denoiser, TeacherSpec spec, long[] shape, Device device, String name) {
+        for (long d : shape)
+            if (d <= 0) throw new InvalidInputException("data shape " + Arrays.toString(shape) + " must have positive sizes");
+        long[] batch = prepend(2, shape);
+        try (Scope s = Scope.open(); Generator g = new Generator(0, device)) {
+            Tensor x = Tensor.randn(g, DType.FLOAT32, device, batch);
+            Tensor sigma = Tensor.of(new float[] {0.5f, 2f}).to(device);
+            Tensor y;
+            try {
+                y = spec.conditional()
+                        ? denoiser.forward(x, sigma, oneHot(new long[] {0, Math.min(1, spec.classes() - 1)}, spec.classes(), device))
+                        : denoiser.forward(x, sigma);
+            } catch (TorchException e) {
+                throw new InvalidInputException(name + " does not fit --teacher-kind " + spec.kind()
+                        + (spec.conditional() ? " with " + spec.classes() + " classes" : "")
+                        + " and data shape " + shapeString(shape) + ": " + reason(e), e);
+            }
+            if (!Arrays.equals(y.shape(), batch))
+                throw new InvalidInputException(name + " returned shape " + Arrays.toString(y.shape()) + " for input "
+                        + Arrays.toString(batch) + " (--teacher-kind " + spec.kind() + "); D(x, sigma) must have x's shape");
+            if (!y.allFinite())
+                throw new InvalidInputException(name + " returned non-finite values on a dummy input of shape " + Arrays.toString(batch));
+        }
+    }
+
+    /** One-hot float32 labels [n, classes] for int labels. */
+    public static Tensor oneHot(long[] labels, int classes, Device device) {
+        for (long l : labels)
+            if (l < 0 || l >= classes) throw new InvalidInputException("class label " + l + " is outside [0, " + classes + ")");
+        Tensor out;
+        try (Scope s = Scope.open()) {
+            out = s.keep(Tensor.of(labels, labels.length).oneHot(classes).to(DType.FLOAT32).to(device));
+        }
+        return out;
+    }
+
+    /** Applies the module's {@code round_sigma} if it has one (DDPM tables), else returns a copy. */
+    public static double[] roundSigmas(ScriptModule denoiser, double[] sigmas) {
+        if (!denoiser.hasMethod("round_sigma")) return sigmas.clone();
+        try (Scope s = Scope.open()) {
+            return denoiser.runOne("round_sigma", Tensor.of(sigmas, sigmas.length)).toDoubleArray();
+        }
+    }
+
+    static String shapeString(long[] shape) {
+        StringBuilder b = new StringBuilder();
+        for (long d : shape) b.append(b.isEmpty() ? "" : ",").append(d);
+        return b.toString();
+    }
+
+    private static long[] prepend(long n, long[] shape) {
+        long[] s = new long[shape.length + 1];
+        s[0] = n;
+        System.arraycopy(shape, 0, s, 1, shape.length);
+        return s;
+    }
+
+    private static String forwardSchema(ScriptModule raw) {
+        try {
+            for (String m : raw.methods()) if (m.startsWith("forward(")) return m.replaceAll("__torch__\\.[\\w.]+ self, ", "");
+            return "(no forward method)";
+        } catch (TorchException e) {
+            return "(unknown)";
+        }
+    }
+
+    /** What TorchScript's compiler said about the call of net.forward, e.g. "Expected at most 3 arguments ...". */
+    private static String defineReason(TorchException e) {
+        for (String l : e.nativeMessage().split("\n")) {
+            String t = l.strip();
+            if (t.isEmpty() || t.startsWith("forward(") || t.startsWith("File ") || t.startsWith("~")) continue;
+            if (t.contains("rgument") || t.contains("xpected") || t.contains("Error")) return t.replaceAll("[:.]$", "");
+        }
+        return reason(e);
+    }
+
+    /**
+     * The line of a TorchScript error that says what went wrong: its last "...Error: ..." line, or
+     * its first line. Interpreter errors start with a traceback, so the first line alone says little.
+     */
+    public static String reason(TorchException e) {
+        String[] lines = e.nativeMessage().split("\n");
+        for (int i = lines.length - 1; i >= 0; i--) {
+            String l = lines[i].strip();
+            if (l.matches("^[A-Za-z.]*Error: .*")) return l.replaceFirst("^[A-Za-z.]*Error: ", "");
+        }
+        for (String l : lines) if (!l.isBlank()) return l.strip();
+        return e.getMessage();
+    }
+
+    /** The TorchScript source of the wrapper's methods for {@code spec}. */
+    static String source(TeacherSpec spec) {
+        boolean cond = spec.conditional();
+        String labelsParam = cond ? ", class_labels: Tensor" : "";
+        String labelsArg = cond ? ", class_labels" : "";
+        String head = """
+                def forward(self, x: Tensor, sigma: Tensor%s) -> Tensor:
+                    sigma = sigma.reshape(-1).expand(x.size(0))
+                    shape = [-1] + [1] * (x.dim() - 1)
+                    s = sigma.to(x.dtype).reshape(shape)
+                """.formatted(labelsParam);
+        String body = switch (spec.kind()) {
+            case EDM -> """
+                        return self.net.forward(x, sigma%s).to(x.dtype)
+                    """.formatted(labelsArg);
+            case VP_EPS -> """
+                        sd = sigma.double()
+                        t = (torch.sqrt(self.beta_min * self.beta_min + 2.0 * self.beta_d * torch.log1p(sd * sd)) - self.beta_min) / self.beta_d
+                        c_in = torch.rsqrt(1.0 + s * s)
+                        eps = self.net.forward(x * c_in, (t * self.time_scale).to(x.dtype)%s).to(x.dtype)
+                        return x - s * eps
+                    """.formatted(labelsArg);
+            case DDPM_EPS -> """
+                        c_in = torch.rsqrt(1.0 + s * s)
+                        eps = self.net.forward(x * c_in, self.round_index(sigma)%s).to(x.dtype)
+                        return x - s * eps
+                    """.formatted(labelsArg);
+            case DDPM_V -> """
+                        c_in = torch.rsqrt(1.0 + s * s)
+                        v = self.net.forward(x * c_in, self.round_index(sigma)%s).to(x.dtype)
+                        return c_in * c_in * x - s * c_in * v
+                    """.formatted(labelsArg);
+        };
+        String round = spec.kind().isDdpm() ? """
+
+                def round_index(self, sigma: Tensor) -> Tensor:
+                    table = self.sigmas.double()
+                    d = (sigma.double().reshape(-1, 1) - table.reshape(1, -1)).abs()
+                    return d.argmin(1)
+
+                def round_sigma(self, sigma: Tensor) -> Tensor:
+                    return self.sigmas.index_select(0, self.round_index(sigma)).to(sigma.dtype).reshape(sigma.shape)
+                """ : """
+
+                def round_sigma(self, sigma: Tensor) -> Tensor:
+                    return sigma
+                """;
+        return head + body + round;
+    }
+}

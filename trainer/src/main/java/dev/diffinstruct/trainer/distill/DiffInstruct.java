@@ -1,0 +1,467 @@
+package dev.diffinstruct.trainer.distill;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.diffinstruct.torch.Adam;
+import dev.diffinstruct.torch.DType;
+import dev.diffinstruct.torch.Device;
+import dev.diffinstruct.torch.Generator;
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.torch.Torch;
+import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.diffusion.SigmaSampler;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+
+/**
+ * Diff-Instruct: data-free distillation of a diffusion model (the teacher, an EDM denoiser) into
+ * a one-step generator g(z) by minimising the integral KL divergence between the diffused
+ * generator distribution and the teacher's, with an auxiliary "fake" denoiser D_phi that tracks
+ * the generator's own distribution (Luo et al., 2023).
+ *
+ * <p>Each iteration ({@link #trainStep}) first fits D_phi to fresh generator samples by denoising
+ * score matching, then moves the generator along w(sigma) (score_phi - score_teacher) at noisy
+ * generator samples. All randomness comes from one seeded {@link Generator} plus libtorch's
+ * default generator (dropout), both checkpointed, so a run is reproducible bit for bit on CPU and
+ * a resumed run continues exactly as if it had never stopped.
+ */
+public final class DiffInstruct implements AutoCloseable {
+
+    /** How a call to {@link #run} ended. */
+    public record Result(long step, boolean complete, boolean stopped, long skippedSteps, double wallSeconds, Path out) {}
+
+    private static final Gson GSON = new Gson();
+    private static final int FORMAT = 1;
+    /** Options a resumed run may change; every other option is the checkpoint's. */
+    private static final Set<String> RESUMABLE = Set.of("steps", "logEvery", "ckptEvery", "keepCheckpoints", "out");
+
+    private final DistillConfig cfg;
+    private final Path out;
+    private final Device device;
+    private final ScriptModule teacher, generator, ema, fake;
+    private final long[] latentShape, dataShape;
+    private final Adam optG, optF;
+    private final Generator rng;
+    private final SigmaSampler sigmas;
+    private final IklLoss ikl;
+    private final DenoisingScoreMatchingLoss dsm;
+    private final double emaBeta;
+    private final CheckpointStore checkpoints;
+
+    private long step;
+    private long skipped;
+    private double wallBefore; // seconds spent in earlier sessions of this run
+
+    private DiffInstruct(DistillConfig cfg, ScriptModule teacher, ScriptModule generator, ScriptModule ema, ScriptModule fake,
+                         long[] latentShape, long[] dataShape, long trainingSeed) {
+        // The same graph on every call, so a resumed run continues bit-exactly (see Torch).
+        Torch.setGraphExecutorOptimize(false);
+        this.cfg = cfg;
+        this.out = Path.of(cfg.out);
+        this.device = Networks.device(cfg.device);
+        this.teacher = teacher;
+        this.generator = generator;
+        this.ema = ema;
+        this.fake = fake;
+        this.latentShape = latentShape.clone();
+        this.dataShape = dataShape.clone();
+        this.sigmas = cfg.sampler();
+        this.ikl = new IklLoss(cfg.weighting, cfg.sidAlpha);
+        this.dsm = new DenoisingScoreMatchingLoss(cfg.sigmaData);
+        this.emaBeta = cfg.emaHalflife > 0 ? Math.pow(0.5, cfg.batch / cfg.emaHalflife) : 0;
+        this.checkpoints = new CheckpointStore(out.resolve("checkpoints"));
+        this.rng = new Generator(trainingSeed, device);
+        try (Scope s = Scope.open()) {
+            this.optG = new Adam(generator.parameters(), Adam.Options.lr(cfg.lrG).betas(cfg.beta1, cfg.beta2));
+            this.optF = new Adam(fake.parameters(), Adam.Options.lr(cfg.lrF).betas(cfg.beta1, cfg.beta2));
+        }
+        teacher.requiresGrad(false);
+        ema.requiresGrad(false);
+    }
+
+    // ---- starting and resuming -------------------------------------------------------------------
+
+    /**
+     * Starts a fresh run in {@code cfg.out} with the given networks (taken over: closed with this
+     * trainer). Refuses an output folder that already holds a run's checkpoints.
+     */
+    public static DiffInstruct start(DistillConfig cfg, Networks nets) {
+        cfg.validate();
+        Path out = prepareOut(cfg.out);
+        if (!new CheckpointStore(out.resolve("checkpoints")).list().isEmpty())
+            throw new InvalidInputException("--out " + cfg.out + " already holds a run (checkpoints/): pass --resume to continue it, or choose another --out");
+        Torch.manualSeed(cfg.seed);
+        ScriptModule ema = nets.generator().trainableCopy();
+        DiffInstruct di = new DiffInstruct(cfg.copy(), nets.teacher(), nets.generator(), ema, nets.fake(),
+                nets.latentShape(), nets.dataShape(), Networks.seed(cfg.seed, Networks.STREAM_TRAINING));
+        di.writeConfig();
+        return di;
+    }
+
+    /**
+     * Continues the run in {@code requested.out} from its newest readable checkpoint. The
+     * checkpoint's configuration is used, except for the options of a resumed run may change
+     * ({@code steps}, {@code logEvery}, {@code ckptEvery}, {@code keepCheckpoints}; the RNG states tie a run to its device);
+     * other differences are reported to the listener. The teacher is loaded again from the
+     * checkpoint's configuration, through {@code adapters}. Empty if there is no checkpoint.
+     */
+    public static Optional<DiffInstruct> resume(DistillConfig requested, Function<String, TeacherAdapter> adapters, TrainingListener listener) {
+        requested.validate();
+        Path out = prepareOut(requested.out);
+        Optional<CheckpointStore.Checkpoint> found = new CheckpointStore(out.resolve("checkpoints")).latest(listener::onMessage);
+        if (found.isEmpty()) return Optional.empty();
+        CheckpointStore.Checkpoint c = found.get();
+        DistillConfig saved = DistillConfig.fromJson(text(c.part("config.json")));
+        for (String k : saved.differences(requested))
+            if (!RESUMABLE.contains(k)) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
+        DistillConfig cfg = saved.copy();
+        cfg.steps = requested.steps;
+        cfg.logEvery = requested.logEvery;
+        cfg.ckptEvery = requested.ckptEvery;
+        cfg.keepCheckpoints = requested.keepCheckpoints;
+        cfg.out = requested.out;
+        cfg.validate();
+        Device device = Networks.device(cfg.device);
+        JsonObject state = JsonParser.parseString(text(c.part("state.json"))).getAsJsonObject();
+        if (state.get("format").getAsInt() != FORMAT) throw new InvalidInputException(c.file() + " has an unknown checkpoint format");
+        long[] latent = GSON.fromJson(state.get("latent_shape"), long[].class);
+        long[] data = GSON.fromJson(state.get("data_shape"), long[].class);
+
+        ScriptModule teacher = Networks.teacher(cfg, adapters.apply(cfg.teacherKind), device, data);
+        ScriptModule generator = null, ema = null, fake = null;
+        try {
+            generator = ScriptModule.load(c.part("generator.pt"), device).requiresGrad(true);
+            ema = ScriptModule.load(c.part("generator_ema.pt"), device);
+            fake = ScriptModule.load(c.part("fake.pt"), device).requiresGrad(true);
+            DiffInstruct di = new DiffInstruct(cfg, teacher, generator, ema, fake, latent, data, 0);
+            di.optG.loadState(c.part("adam_generator.bin"));
+            di.optF.loadState(c.part("adam_fake.bin"));
+            di.rng.setState(c.part("rng.bin"));
+            Torch.setRngState(c.part("torch_rng.bin"));
+            di.step = c.step();
+            di.skipped = state.get("skipped").getAsLong();
+            di.wallBefore = state.get("wall_seconds").getAsDouble();
+            di.writeConfig();
+            listener.onMessage("resuming from " + out.relativize(c.file()) + " at step " + c.step() + " of " + cfg.steps);
+            return Optional.of(di);
+        } catch (RuntimeException e) {
+            for (ScriptModule m : new ScriptModule[] {teacher, generator, ema, fake}) if (m != null) m.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The CLI's entry: resumes the run in {@code cfg.out} when {@code resume} is set and it has a
+     * checkpoint, and otherwise starts a fresh one (building and checking the networks).
+     */
+    public static DiffInstruct open(DistillConfig cfg, boolean resume, Function<String, TeacherAdapter> adapters, TrainingListener listener) {
+        if (resume) {
+            Optional<DiffInstruct> r = resume(cfg, adapters, listener);
+            if (r.isPresent()) return r.get();
+            listener.onMessage("no checkpoint in " + Path.of(cfg.out).resolve("checkpoints") + ": starting a fresh run");
+        }
+        cfg.validate();
+        prepareOut(cfg.out);
+        Networks nets = Networks.resolve(cfg, adapters.apply(cfg.teacherKind));
+        try {
+            return start(cfg, nets);
+        } catch (RuntimeException e) {
+            nets.close();
+            throw e;
+        }
+    }
+
+    /** Creates the output folder and checks that files can be written there. */
+    static Path prepareOut(String dir) {
+        Path out = Path.of(dir);
+        try {
+            Files.createDirectories(out);
+            Path probe = Files.createTempFile(out, ".write-test", ".tmp");
+            Files.delete(probe);
+        } catch (IOException | SecurityException e) {
+            throw new InvalidInputException("--out " + dir + " is not a writable folder (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
+        }
+        return out;
+    }
+
+    // ---- the loop --------------------------------------------------------------------------------
+
+    /**
+     * Trains up to {@code cfg.steps} iterations, logging every {@code logEvery} steps and
+     * checkpointing every {@code ckptEvery}. When {@code stop} becomes true the loop writes a
+     * checkpoint and returns (resume continues from there). A completed run writes
+     * {@code generator.pt}, {@code generator_ema.pt}, {@code fake_score.pt} and
+     * {@code config.json} to the output folder.
+     */
+    public Result run(TrainingListener listener, AtomicBoolean stop) {
+        generator.train(true);
+        teacher.train(cfg.trainMode);
+        fake.train(cfg.trainMode);
+        ema.train(false);
+        long session = System.nanoTime();
+        long lastLogTime = session, lastLogStep = step;
+        try (MetricsLog metrics = MetricsLog.open(out.resolve("metrics.jsonl"), step)) {
+            while (step < cfg.steps) {
+                if (stop.get()) {
+                    wallBefore += (System.nanoTime() - session) / 1e9;
+                    session = System.nanoTime();
+                    checkpoint(listener);
+                    return new Result(step, false, true, skipped, wallBefore, out);
+                }
+                step++;
+                boolean logging = step == 1 || step % cfg.logEvery == 0 || step == cfg.steps;
+                StepMetrics m = trainStep(logging, listener);
+                if (logging) {
+                    long now = System.nanoTime();
+                    double rate = (step - lastLogStep) / Math.max(1e-9, (now - lastLogTime) / 1e9);
+                    m = new StepMetrics(m.step(), m.lossGenerator(), m.lossFake(), m.gradNormGenerator(), m.gradNormFake(),
+                            m.sigmaMean(), m.sigmaMin(), m.sigmaMax(), skipped, rate, wallBefore + (now - session) / 1e9);
+                    lastLogTime = now;
+                    lastLogStep = step;
+                    metrics.write(m);
+                    listener.onStep(m);
+                }
+                if (step % cfg.ckptEvery == 0 || step == cfg.steps) {
+                    wallBefore += (System.nanoTime() - session) / 1e9;
+                    session = System.nanoTime();
+                    checkpoint(listener);
+                }
+            }
+        }
+        writeOutputs();
+        return new Result(step, true, false, skipped, wallBefore, out);
+    }
+
+    /**
+     * One iteration: {@code fakeSteps} updates of the fake score, then (after the warm-up) one
+     * update of the generator. Everything it allocates lives in one {@link Scope}. The only host
+     * syncs outside logging steps are the gradient norms that the non-finite guard checks.
+     * Returns the step's metrics on logging steps (rates not yet filled in), otherwise null.
+     */
+    StepMetrics trainStep(boolean logging, TrainingListener listener) {
+        try (Scope scope = Scope.open()) {
+            long n = cfg.batch;
+
+            // 1. Fake score: denoising score matching on fresh, detached generator samples.
+            Tensor lossF = null;
+            double gradNormF = Double.NaN;
+            for (int k = 0; k < cfg.fakeSteps; k++) {
+                Tensor x;
+                try (var noGrad = Torch.noGrad()) {
+                    x = generator.forward(latents(n));
+                }
+                Tensor sigma = sigmas.sample(rng, n);
+                Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, x.shape());
+                lossF = dsm.loss(fake, x, sigma, eps);
+                optF.zeroGrad();
+                lossF.backward();
+                gradNormF = guardedStep(optF, fake, "fake score", listener);
+            }
+            if (step <= cfg.warmupFake) {
+                return logging ? metrics(null, lossF, Double.NaN, gradNormF, null) : null;
+            }
+
+            // 2. Generator: x = g(z), diffused to x_sigma = x + sigma eps, moved along
+            //    grad_x = w(sigma) (score_fake - score_teacher)(x_sigma) through the surrogate loss.
+            Tensor z = latents(n);
+            Tensor sigma = sigmas.sample(rng, n);
+            Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, Networks.prepend(n, dataShape));
+            Tensor lossG = generatorLoss(generator, teacher, fake, ikl, cfg.trainMode, z, sigma, eps);
+            optG.zeroGrad();
+            lossG.backward();
+            double gradNormG = guardedStep(optG, generator, "generator", listener);
+
+            // 3. Exponential moving average of the generator's weights.
+            try (var noGrad = Torch.noGrad()) {
+                List<Tensor> avg = ema.parameters(), cur = generator.parameters();
+                for (int i = 0; i < avg.size(); i++) {
+                    if (emaBeta == 0) avg.get(i).copyFrom(cur.get(i));
+                    else avg.get(i).mulInPlace(emaBeta).addScaledInPlace(cur.get(i), 1 - emaBeta);
+                }
+            }
+            return logging ? metrics(lossG, lossF, gradNormG, gradNormF, sigma) : null;
+        }
+    }
+
+    /**
+     * The generator's loss for latents z, noise levels sigma and noise eps: x = g(z),
+     * x_sigma = x + sigma eps, the teacher and the fake denoiser at x_sigma (without gradient,
+     * except for SiD; with the same dropout masks when {@code sameDropout}), and the
+     * {@link IklLoss} surrogate whose backward gives the generator's gradient.
+     */
+    static Tensor generatorLoss(ScriptModule generator, ScriptModule teacher, ScriptModule fake, IklLoss ikl,
+                                boolean sameDropout, Tensor z, Tensor sigma, Tensor eps) {
+        Tensor out;
+        try (Scope s = Scope.open()) {
+            Tensor x = generator.forward(z);
+            boolean throughDenoisers = ikl.differentiatesDenoisers(); // SiD: gradients flow through both denoisers
+            Tensor xSigma = (throughDenoisers ? x : x.detach()).add(eps.mul(DenoisingScoreMatchingLoss.perSample(sigma, x.dim())));
+            Tensor dTeacher, dFake;
+            try (var gradMode = throughDenoisers ? Torch.enableGrad() : Torch.noGrad()) {
+                byte[] dropoutState = sameDropout ? Torch.rngState() : null;
+                dTeacher = teacher.forward(xSigma, sigma);
+                if (dropoutState != null) Torch.setRngState(dropoutState); // the fake sees the teacher's dropout masks
+                dFake = fake.forward(xSigma, sigma);
+            }
+            out = s.keep(ikl.loss(x, dTeacher, dFake));
+        }
+        return out;
+    }
+
+    /** Standard normal latents [n, *latent_shape] from the training generator. */
+    private Tensor latents(long n) {
+        return Tensor.randn(rng, DType.FLOAT32, device, Networks.prepend(n, latentShape));
+    }
+
+    /**
+     * Clips the gradient of {@code net} to --grad-clip (if set) and takes the optimiser step,
+     * unless the gradient is not finite: then the step is skipped, counted and reported.
+     * Returns the gradient norm before clipping.
+     */
+    private double guardedStep(Adam opt, ScriptModule net, String name, TrainingListener listener) {
+        double norm = Tensor.clipGradNorm(net.parameters(), cfg.gradClip > 0 ? cfg.gradClip : Double.POSITIVE_INFINITY);
+        if (!Double.isFinite(norm)) {
+            opt.zeroGrad();
+            skipped++;
+            listener.onMessage("step " + step + ": non-finite " + name + " gradient (norm " + norm + "); update skipped (" + skipped + " so far)");
+            return norm;
+        }
+        opt.step();
+        return norm;
+    }
+
+    private StepMetrics metrics(Tensor lossG, Tensor lossF, double gradNormG, double gradNormF, Tensor sigma) {
+        return new StepMetrics(step, lossG == null ? Double.NaN : lossG.item(), lossF == null ? Double.NaN : lossF.item(),
+                gradNormG, gradNormF,
+                sigma == null ? Double.NaN : sigma.mean().item(), sigma == null ? Double.NaN : sigma.min().item(),
+                sigma == null ? Double.NaN : sigma.max().item(), skipped, Double.NaN, Double.NaN);
+    }
+
+    // ---- checkpoints and outputs -----------------------------------------------------------------
+
+    /** Writes the complete training state as the checkpoint of the current step (atomically). */
+    public Path checkpoint(TrainingListener listener) {
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("format", FORMAT);
+        state.put("step", step);
+        state.put("skipped", skipped);
+        state.put("wall_seconds", wallBefore);
+        state.put("latent_shape", latentShape);
+        state.put("data_shape", dataShape);
+        Map<String, byte[]> parts = new LinkedHashMap<>();
+        parts.put("state.json", GSON.toJson(state).getBytes(StandardCharsets.UTF_8));
+        parts.put("config.json", cfg.toJson().getBytes(StandardCharsets.UTF_8));
+        parts.put("generator.pt", generator.toBytes());
+        parts.put("generator_ema.pt", ema.toBytes());
+        parts.put("fake.pt", fake.toBytes());
+        parts.put("adam_generator.bin", optG.saveState());
+        parts.put("adam_fake.bin", optF.saveState());
+        parts.put("rng.bin", rng.state());
+        parts.put("torch_rng.bin", Torch.rngState());
+        Path file = checkpoints.write(step, parts, cfg.keepCheckpoints);
+        listener.onCheckpoint(step, file);
+        return file;
+    }
+
+    private void writeOutputs() {
+        boolean training = generator.isTraining();
+        generator.train(false);
+        try {
+            generator.save(out.resolve("generator.pt"));
+        } finally {
+            generator.train(training);
+        }
+        ema.save(out.resolve("generator_ema.pt"));
+        fake.save(out.resolve("fake_score.pt"));
+        writeConfig();
+    }
+
+    private void writeConfig() {
+        try {
+            Path tmp = Files.createTempFile(out, ".config", ".tmp");
+            Files.writeString(tmp, cfg.toJson());
+            ScriptModule.atomicReplace(tmp, out.resolve("config.json"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + out.resolve("config.json") + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String text(byte[] b) {
+        return new String(b, StandardCharsets.UTF_8);
+    }
+
+    // ---- access ----------------------------------------------------------------------------------
+
+    public long step() {
+        return step;
+    }
+
+    public DistillConfig config() {
+        return cfg;
+    }
+
+    public ScriptModule generator() {
+        return generator;
+    }
+
+    public ScriptModule emaGenerator() {
+        return ema;
+    }
+
+    public ScriptModule fakeScore() {
+        return fake;
+    }
+
+    public ScriptModule teacher() {
+        return teacher;
+    }
+
+    public long[] latentShape() {
+        return latentShape.clone();
+    }
+
+    public long[] dataShape() {
+        return dataShape.clone();
+    }
+
+    CheckpointStore checkpoints() {
+        return checkpoints;
+    }
+
+    /** n samples of the (EMA if {@code useEma}) generator, without gradient, in eval mode. */
+    public Tensor sample(Generator g, long n, boolean useEma) {
+        ScriptModule m = useEma ? ema : generator;
+        boolean training = m.isTraining();
+        m.train(false);
+        try (var noGrad = Torch.noGrad()) {
+            return m.forward(Tensor.randn(g, DType.FLOAT32, device, Networks.prepend(n, latentShape)));
+        } finally {
+            m.train(training);
+        }
+    }
+
+    @Override
+    public void close() {
+        optG.close();
+        optF.close();
+        rng.close();
+        teacher.close();
+        generator.close();
+        ema.close();
+        fake.close();
+    }
+}

@@ -1,0 +1,242 @@
+package dev.diffinstruct.trainer.distill;
+
+import dev.diffinstruct.torch.DType;
+import dev.diffinstruct.torch.Device;
+import dev.diffinstruct.torch.Generator;
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.torch.TorchException;
+import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
+import dev.diffinstruct.trainer.models.BuiltinModels;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The three networks of a run: the frozen teacher (EDM view), the trainable generator and the
+ * trainable fake score, with the latent and data shapes. {@link #resolve} builds them from a
+ * {@link DistillConfig} and checks them on a tiny dummy batch before any training, so that bad
+ * input fails fast with one clear line ({@link InvalidInputException}).
+ */
+public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModule fake, long[] latentShape, long[] dataShape)
+        implements AutoCloseable {
+
+    /** Seeds derived from --seed for each independent random stream. */
+    static long seed(long base, int stream) {
+        long z = base * 0x9E3779B97F4A7C15L + stream * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return (z ^ (z >>> 31)) & Long.MAX_VALUE;
+    }
+
+    static final int STREAM_GENERATOR_INIT = 1, STREAM_FAKE_INIT = 2, STREAM_TRAINING = 3;
+
+    /** Builds and checks the networks for {@code cfg}; the teacher file is read through {@code adapter}. */
+    public static Networks resolve(DistillConfig cfg, TeacherAdapter adapter) {
+        cfg.validate();
+        Device device = device(cfg.device);
+        List<AutoCloseable> made = new ArrayList<>();
+        try {
+            // ---- teacher
+            long[] dataShape = cfg.dataShape;
+            ScriptModule teacher = loadTeacher(cfg, adapter, device);
+            made.add(teacher);
+            if (DistillConfig.BUILTIN_MIXTURE.equals(cfg.teacher)) dataShape = new long[] {2};
+            String teacherName = "teacher " + cfg.teacher;
+
+            // ---- generator file first: it may be what tells the data shape
+            ScriptModule userGen = null;
+            if (cfg.generator != null && !DistillConfig.BUILTIN_MLP.equals(cfg.generator)) {
+                ScriptModule loaded = load(cfg.generator);
+                userGen = loaded.trainableCopy();
+                loaded.close();
+                made.add(userGen);
+                userGen.to(device);
+            }
+            long[] latentShape = cfg.latentShape;
+            if (userGen != null && latentShape == null) {
+                if (!userGen.hasAttribute("latent_shape"))
+                    throw new InvalidInputException("generator " + cfg.generator + " has no latent_shape attribute: give --latent-dim");
+                latentShape = userGen.getIntList("latent_shape");
+            }
+            if (dataShape == null && teacher.hasAttribute("data_shape")) dataShape = teacher.getIntList("data_shape");
+            if (dataShape == null && userGen != null) dataShape = tail(checkForward(userGen, "generator " + cfg.generator, device, latentShape));
+            if (dataShape == null)
+                throw new InvalidInputException("cannot tell the data shape of " + teacherName + ": give --data-shape (e.g. 3,32,32)");
+            checkDenoiser(teacher, teacherName, device, dataShape);
+            boolean teacherTrainable = teacher.parameterCount() > 0;
+
+            // ---- generator
+            ScriptModule generator;
+            if (userGen != null) {
+                generator = userGen;
+            } else if (cfg.generator == null && teacherTrainable) {
+                generator = BuiltinModels.denoiserGenerator(teacher, cfg.initSigma, dataShape);
+                made.add(generator);
+                latentShape = dataShape;
+            } else {
+                if (latentShape == null) latentShape = dataShape;
+                try (Generator init = new Generator(seed(cfg.seed, STREAM_GENERATOR_INIT))) {
+                    generator = BuiltinModels.mlpGenerator(latentShape, dataShape, cfg.hidden, cfg.layers, init);
+                }
+                made.add(generator);
+            }
+            generator.to(device).requiresGrad(true);
+            if (generator.parameterCount() == 0) throw new InvalidInputException("the generator has no trainable parameters");
+            long[] out = checkForward(generator, "generator", device, latentShape);
+            if (!Arrays.equals(tail(out), dataShape))
+                throw new InvalidInputException("the generator's output shape " + Arrays.toString(tail(out))
+                        + " differs from the teacher's data shape " + Arrays.toString(dataShape));
+            if (!generator.hasAttribute("latent_shape")) generator.setAttribute("latent_shape", latentShape);
+
+            // ---- fake score
+            ScriptModule fake;
+            if (cfg.fake == null && teacherTrainable) {
+                fake = teacher.trainableCopy();
+            } else if (cfg.fake == null || DistillConfig.BUILTIN_MLP.equals(cfg.fake)) {
+                try (Generator init = new Generator(seed(cfg.seed, STREAM_FAKE_INIT))) {
+                    fake = BuiltinModels.edmMlpDenoiser(dataShape, cfg.hidden, cfg.layers, cfg.sigmaData, init);
+                }
+            } else {
+                ScriptModule loaded = load(cfg.fake);
+                fake = loaded.trainableCopy();
+                loaded.close();
+            }
+            made.add(fake);
+            fake.to(device).requiresGrad(true);
+            if (fake.parameterCount() == 0) throw new InvalidInputException("the fake score has no trainable parameters");
+            checkDenoiser(fake, "fake score " + (cfg.fake == null ? "(copy of the teacher)" : cfg.fake), device, dataShape);
+
+            return new Networks(teacher, generator, fake, latentShape, dataShape);
+        } catch (RuntimeException e) {
+            for (AutoCloseable c : made) closeQuietly(c);
+            throw e;
+        }
+    }
+
+    /** The teacher's EDM view, frozen, on {@code device}, checked on a dummy batch of {@code dataShape}. */
+    static ScriptModule teacher(DistillConfig cfg, TeacherAdapter adapter, Device device, long[] dataShape) {
+        ScriptModule t = loadTeacher(cfg, adapter, device);
+        try {
+            checkDenoiser(t, "teacher " + cfg.teacher, device, dataShape);
+            return t;
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    private static ScriptModule loadTeacher(DistillConfig cfg, TeacherAdapter adapter, Device device) {
+        ScriptModule teacher;
+        if (DistillConfig.BUILTIN_MIXTURE.equals(cfg.teacher)) {
+            if (cfg.dataShape != null && !Arrays.equals(cfg.dataShape, new long[] {2}))
+                throw new InvalidInputException("the built-in mixture teacher has data shape [2], not --data-shape " + Arrays.toString(cfg.dataShape));
+            teacher = MixtureTeacher.defaultRing().toModule();
+        } else {
+            ScriptModule raw = ScriptModule.load(Path.of(cfg.teacher));
+            try {
+                teacher = adapter.toEdm(raw);
+            } catch (TorchException e) {
+                raw.close();
+                throw new InvalidInputException("teacher " + cfg.teacher + " cannot be read as --teacher-kind " + cfg.teacherKind + ": " + e.summary(), e);
+            }
+            if (teacher != raw) raw.close();
+        }
+        try {
+            return teacher.to(device).requiresGrad(false);
+        } catch (RuntimeException e) {
+            teacher.close();
+            throw e;
+        }
+    }
+
+    static Device device(String name) {
+        try {
+            return Device.parse(name).check();
+        } catch (RuntimeException e) {
+            throw new InvalidInputException("--device " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Loads a TorchScript file; a missing or invalid one is a ModelFileException naming it (CLI exit 2). */
+    private static ScriptModule load(String file) {
+        return ScriptModule.load(Path.of(file));
+    }
+
+    /** Runs forward(x[2, *shape], sigma[2]); the output must have x's shape and be finite. */
+    static void checkDenoiser(ScriptModule m, String name, Device device, long[] dataShape) {
+        try (Scope s = Scope.open()) {
+            long[] shape = prepend(2, dataShape);
+            Tensor x = Tensor.randn(null, DType.FLOAT32, device, shape).mul(0.5);
+            Tensor sigma = Tensor.of(new float[] {0.5f, 2.0f}).to(device);
+            Tensor y;
+            try {
+                y = m.forward(x, sigma);
+            } catch (TorchException e) {
+                throw new InvalidInputException(name + ": forward(x, sigma) fails on a dummy batch x" + Arrays.toString(shape)
+                        + ", sigma[2]" + signatureHint(m) + ": " + e.summary(), e);
+            }
+            if (!Arrays.equals(y.shape(), shape))
+                throw new InvalidInputException(name + ": forward(x, sigma) returns shape " + Arrays.toString(y.shape())
+                        + " for x" + Arrays.toString(shape) + " (a denoiser returns x's shape)");
+            if (!y.allFinite()) throw new InvalidInputException(name + " returns NaN or Inf on a dummy batch x" + Arrays.toString(shape));
+        }
+    }
+
+    /** Runs forward(z[2, *latent]) and returns the output's shape. */
+    static long[] checkForward(ScriptModule g, String name, Device device, long[] latentShape) {
+        try (Scope s = Scope.open()) {
+            long[] shape = prepend(2, latentShape);
+            Tensor y;
+            try {
+                y = g.forward(Tensor.randn(null, DType.FLOAT32, device, shape));
+            } catch (TorchException e) {
+                throw new InvalidInputException(name + ": forward(z) fails on a dummy batch z" + Arrays.toString(shape) + ": " + e.summary(), e);
+            }
+            if (!y.allFinite()) throw new InvalidInputException(name + " returns NaN or Inf on a dummy batch z" + Arrays.toString(shape));
+            if (y.dim() < 2 || y.size(0) != 2)
+                throw new InvalidInputException(name + ": forward(z) returns shape " + Arrays.toString(y.shape()) + " for z" + Arrays.toString(shape));
+            return y.shape();
+        }
+    }
+
+    private static String signatureHint(ScriptModule m) {
+        for (String sig : m.methods()) {
+            if (sig.startsWith("forward(")) {
+                int args = sig.substring(0, sig.indexOf(')') + 1).split(",").length - 1; // minus self
+                if (args != 2) return " (its forward takes " + args + " argument" + (args == 1 ? "" : "s") + ", a teacher takes (x, sigma))";
+            }
+        }
+        return "";
+    }
+
+    static long[] prepend(long n, long[] shape) {
+        long[] s = new long[shape.length + 1];
+        s[0] = n;
+        System.arraycopy(shape, 0, s, 1, shape.length);
+        return s;
+    }
+
+    static long[] tail(long[] shape) {
+        return Arrays.copyOfRange(shape, 1, shape.length);
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // cleaning up after the real error
+        }
+    }
+
+    @Override
+    public void close() {
+        teacher.close();
+        generator.close();
+        fake.close();
+    }
+}

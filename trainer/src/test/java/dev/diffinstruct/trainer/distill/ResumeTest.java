@@ -1,0 +1,184 @@
+package dev.diffinstruct.trainer.distill;
+
+import dev.diffinstruct.torch.Generator;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * A run of 200 steps and runs interrupted (crash, cooperative stop, failed checkpoint write) and
+ * resumed to 200 steps end with bit-identical networks on CPU.
+ */
+class ResumeTest {
+    @TempDir
+    Path dir;
+
+
+    static DistillConfig small(Path out) {
+        DistillConfig c = new DistillConfig();
+        c.out = out.toString();
+        c.steps = 200;
+        c.batch = 64;
+        c.hidden = 32;
+        c.layers = 2;
+        c.latentShape = new long[] {2};
+        c.lrG = 1e-3;
+        c.lrF = 2e-3;
+        c.fakeSteps = 2;
+        c.warmupFake = 20;
+        c.emaHalflife = 2000;
+        c.gradClip = 10;
+        c.logEvery = 10;
+        c.ckptEvery = 50;
+        c.seed = 42;
+        return c;
+    }
+
+    /** Generator, EMA and fake-score outputs on fixed inputs, as raw floats. */
+    static float[][] fingerprint(DiffInstruct di) {
+        try (Scope s = Scope.open(); Generator g = new Generator(99)) {
+            float[] gen = di.sample(g, 256, false).toFloatArray();
+            float[] ema = di.sample(g, 256, true).toFloatArray();
+            Tensor x = Tensor.randn(g, 256, 2);
+            float[] fake;
+            try (var ng = dev.diffinstruct.torch.Torch.noGrad()) {
+                fake = di.fakeScore().forward(x, Tensor.full(0.7, 256)).toFloatArray();
+            }
+            return new float[][] {gen, ema, fake};
+        }
+    }
+
+    static float[][] straightRun(Path out) {
+        try (DiffInstruct di = DiffInstruct.open(small(out), false, TeacherAdapter::forKind, TrainingListener.NONE)) {
+            DiffInstruct.Result r = di.run(TrainingListener.NONE, new AtomicBoolean());
+            assertTrue(r.complete());
+            assertEquals(200, r.step());
+            return fingerprint(di);
+        }
+    }
+
+    static float[][] resumeToEnd(Path out, long expectFrom) {
+        List<String> messages = new ArrayList<>();
+        TrainingListener l = new TrainingListener() {
+            @Override
+            public void onMessage(String line) {
+                messages.add(line);
+            }
+        };
+        try (DiffInstruct di = DiffInstruct.open(small(out), true, TeacherAdapter::forKind, l)) {
+            assertEquals(expectFrom, di.step(), messages.toString());
+            DiffInstruct.Result r = di.run(l, new AtomicBoolean());
+            assertTrue(r.complete());
+            return fingerprint(di);
+        }
+    }
+
+    static void assertBitIdentical(float[][] a, float[][] b) {
+        String[] names = {"generator", "EMA generator", "fake score"};
+        for (int i = 0; i < a.length; i++) assertArrayEquals(a[i], b[i], 0f, names[i] + " outputs differ");
+        for (int i = 0; i < a.length; i++)
+            for (int j = 0; j < a[i].length; j++)
+                assertEquals(Float.floatToRawIntBits(a[i][j]), Float.floatToRawIntBits(b[i][j]), names[i] + " bits differ at " + j);
+    }
+
+    @Test
+    void crashAndResumeIsBitIdentical() throws IOException {
+        float[][] reference = straightRun(dir.resolve("straight"));
+        assertFalse(Arrays.equals(reference[0], reference[1]), "EMA should differ from the raw generator");
+
+        // a crash at step 130: no checkpoint after 100, and the process state is gone
+        Path out = dir.resolve("crashed");
+        try (DiffInstruct di = DiffInstruct.open(small(out), false, TeacherAdapter::forKind, TrainingListener.NONE)) {
+            RuntimeException crash = assertThrows(RuntimeException.class, () -> di.run(new TrainingListener() {
+                @Override
+                public void onStep(StepMetrics m) {
+                    if (m.step() == 130) throw new IllegalStateException("simulated crash");
+                }
+            }, new AtomicBoolean()));
+            assertEquals("simulated crash", crash.getMessage());
+        }
+        assertEquals(List.of("ckpt-000000050.zip", "ckpt-000000100.zip"), names(out.resolve("checkpoints")));
+        assertFalse(Files.exists(out.resolve("generator.pt")), "outputs are written only when the run completes");
+        float[][] resumed = resumeToEnd(out, 100);
+        assertBitIdentical(reference, resumed);
+
+        // metrics.jsonl of the resumed run has each logged step once, in order
+        List<Long> steps = new ArrayList<>();
+        for (String line : Files.readAllLines(out.resolve("metrics.jsonl")))
+            steps.add(com.google.gson.JsonParser.parseString(line).getAsJsonObject().get("step").getAsLong());
+        List<Long> expected = new ArrayList<>(List.of(1L));
+        for (long s = 10; s <= 200; s += 10) expected.add(s);
+        assertEquals(expected, steps);
+        for (String f : new String[] {"generator.pt", "generator_ema.pt", "fake_score.pt", "config.json", "metrics.jsonl"})
+            assertTrue(Files.exists(out.resolve(f)), f);
+    }
+
+    @Test
+    void cooperativeStopThenResumeIsBitIdentical() {
+        float[][] reference = straightRun(dir.resolve("straight"));
+        Path out = dir.resolve("stopped");
+        AtomicBoolean stop = new AtomicBoolean();
+        try (DiffInstruct di = DiffInstruct.open(small(out), false, TeacherAdapter::forKind, TrainingListener.NONE)) {
+            DiffInstruct.Result r = di.run(new TrainingListener() {
+                @Override
+                public void onStep(StepMetrics m) {
+                    if (m.step() == 70) stop.set(true);
+                }
+            }, stop);
+            assertTrue(r.stopped());
+            assertEquals(70, r.step());
+        }
+        assertBitIdentical(reference, resumeToEnd(out, 70));
+    }
+
+    @Test
+    void failedCheckpointWriteKeepsThePreviousOne() throws IOException {
+        float[][] reference = straightRun(dir.resolve("straight"));
+        Path out = dir.resolve("faulty");
+        try (DiffInstruct di = DiffInstruct.open(small(out), false, TeacherAdapter::forKind, TrainingListener.NONE)) {
+            di.checkpoints().setWriteHook(part -> {
+                if (di.step() == 100 && part.equals("fake.pt")) throw new IOException("disk full (simulated)");
+            });
+            RuntimeException e = assertThrows(RuntimeException.class, () -> di.run(TrainingListener.NONE, new AtomicBoolean()));
+            assertTrue(e.getMessage().contains("disk full"), e.getMessage());
+        }
+        Path ckpts = out.resolve("checkpoints");
+        assertEquals(List.of("ckpt-000000050.zip"), names(ckpts), "no partial checkpoint under a checkpoint's name");
+        try (var files = Files.list(ckpts)) {
+            assertEquals(1, files.count(), "the temporary file was removed");
+        }
+        // a process killed mid-write leaves its temporary file; a disk fault may even truncate a checkpoint
+        Files.write(ckpts.resolve(".ckpt-000000100.zip123.tmp"), new byte[] {1, 2, 3});
+        Files.write(ckpts.resolve("ckpt-000000100.zip"), Arrays.copyOf(Files.readAllBytes(ckpts.resolve("ckpt-000000050.zip")), 1000));
+        List<String> warnings = new ArrayList<>();
+        var latest = new CheckpointStore(ckpts).latest(warnings::add);
+        assertEquals(50, latest.orElseThrow().step());
+        assertEquals(1, warnings.size(), warnings.toString());
+
+        float[][] resumed = resumeToEnd(out, 50);
+        assertBitIdentical(reference, resumed);
+        assertFalse(names(ckpts).contains(".ckpt-000000100.zip123.tmp"));
+    }
+
+    static List<String> names(Path dir) {
+        List<String> out = new ArrayList<>();
+        try (var s = Files.list(dir)) {
+            s.forEach(p -> out.add(p.getFileName().toString()));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        out.sort(null);
+        return out;
+    }
+}
