@@ -38,9 +38,14 @@ class ImageModelsTest {
         Assumptions.assumeTrue(Files.isExecutable(Path.of(py)), "no Python at " + py);
         List<String> cmd = new ArrayList<>(List.of(py));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).directory(repoRoot().toFile()).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(repoRoot().toFile()).redirectErrorStream(true);
+        pb.environment().put("OMP_NUM_THREADS", "1");
+        Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "python timed out");
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("python timed out");
+        }
         Assumptions.assumeFalse(out.contains("No module named 'torch'"), "Python has no torch");
         assertEquals(0, p.exitValue(), out);
         return out;
