@@ -1,12 +1,16 @@
 package dev.diffinstruct.trainer.data;
 
 import dev.diffinstruct.torch.Adam;
+import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.Generator;
 import dev.diffinstruct.torch.Npy;
 import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
+import dev.diffinstruct.trainer.diffusion.TeacherKind;
+import dev.diffinstruct.trainer.diffusion.TeacherSpec;
+import dev.diffinstruct.trainer.diffusion.Teachers;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,9 +67,12 @@ class ImageModelsTest {
             for (long i = 0; i < test.size(); i += 1000) {
                 try (Scope b = Scope.open()) {
                     Tensor x = test.images().slice(i, i + 1000);
-                    Tensor f = net.forward(x);
-                    assertArrayEquals(new long[] {1000, 128}, f.shape());
-                    assertTrue(f.allFinite());
+                    if (i == 0) {
+                        Tensor f = net.forward(x);
+                        assertArrayEquals(new long[] {1000, 128}, f.shape());
+                        assertTrue(f.allFinite());
+                        assertTrue(f.min().item() >= 0, "post-ReLU features");
+                    }
                     Tensor pred = net.runOne("logits", x).argmax(1, false);
                     correct += (long) pred.eq(test.labels().slice(i, i + 1000)).sum().item();
                 }
@@ -111,6 +118,14 @@ class ImageModelsTest {
                         np.save(sys.argv[4], m(x, s).numpy())
                     """, uncond.toString(), xf.toString(), sf.toString(), out.toString());
             assertTrue(d.allClose(Npy.read(out), 1e-4, 1e-5), "Java and Python agree on D(x, sigma)");
+
+            // both load as --teacher-kind edm teachers (unconditional and with 10 classes)
+            for (var spec : List.of(TeacherSpec.of(TeacherKind.EDM), TeacherSpec.of(TeacherKind.EDM).withClasses(10))) {
+                Path file = spec.conditional() ? cond : uncond;
+                try (ScriptModule teacher = Teachers.load(file, spec, Device.CPU)) {
+                    Teachers.check(teacher, spec, new long[] {1, 28, 28}, Device.CPU, file.getFileName().toString());
+                }
+            }
 
             // one EDM training step in Java: every parameter gets a gradient, the loss is finite
             try (ScriptModule t = u.trainableCopy(); Adam opt = new Adam(t.parameters(), Adam.Options.lr(1e-3))) {
