@@ -27,7 +27,7 @@ final class DistillOptions {
     long[] dataShape;
 
     @Option(names = "--latent-dim", hideParamSyntax = true, paramLabel = "L[,...]", split = ",",
-            description = "The generator's latent shape (default: its latent_shape attribute; the data shape for generators made here).")
+            description = "The generator's latent shape (default: its latent_shape attribute; the data shape for generators made here; builtin:mixture: 16).")
     long[] latentShape;
 
     @Option(names = "--init-sigma", paramLabel = "S",
@@ -69,7 +69,7 @@ final class DistillOptions {
     @Option(names = "--no-dropout", description = "Run teacher and fake score in eval mode (default: train mode, same dropout masks in both).")
     boolean noDropout;
 
-    @Option(names = "--steps", paramLabel = "N", description = "Total iterations, warm-up included (default: 2000).")
+    @Option(names = "--steps", paramLabel = "N", description = "Total iterations, warm-up included (default: 2000; builtin:mixture: 6000).")
     Long steps;
 
     @Option(names = "--batch", paramLabel = "N", description = "Samples per update (default: 256).")

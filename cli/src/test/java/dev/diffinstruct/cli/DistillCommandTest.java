@@ -41,7 +41,7 @@ class DistillCommandTest {
             String h = r.out().replaceAll("\\s+", "");
             assertTrue(h.contains("Example:./diffinstruct" + cmd), h);
             for (String s : new String[] {"default: " + fmt(d.lrG) + "; builtin:mixture: " + fmt(m.lrG),
-                    "default: " + fmt(d.lrF) + "; builtin:mixture: " + fmt(m.lrF), "default: " + d.steps + ")", "default: " + d.batch + ")",
+                    "default: " + fmt(d.lrF) + "; builtin:mixture: " + fmt(m.lrF), "default: " + d.steps + "; builtin:mixture: " + m.steps + ")", "default: " + d.batch + ")",
                     "default: " + d.fakeSteps + "; builtin:mixture: " + m.fakeSteps, "default: " + d.warmupFake + "; builtin:mixture: " + m.warmupFake,
                     "default: " + d.pMean + "; builtin:mixture: " + m.pMean, "default: " + d.pStd + "; builtin:mixture: " + m.pStd,
                     "default: " + d.initSigma + ";", "default: " + d.sidAlpha + ")", "default: " + d.sigmaData + ")", "default: " + d.hidden + ")",

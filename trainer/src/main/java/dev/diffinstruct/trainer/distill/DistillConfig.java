@@ -80,13 +80,16 @@ public final class DistillConfig {
 
     /**
      * The defaults for the built-in mixture teacher: tuned so that the built-in MLP generator
-     * covers all 8 modes with weights within 0.03 of 1/8 in 2000 steps (about 20 s on 2 cores).
+     * covers all 8 modes with weights within 0.03 of 1/8 and an energy distance to exact samples near the
+     * teacher's own Heun samples' in 6000 steps (about 40 s on 2 cores).
      */
     public static DistillConfig mixtureDefaults() {
         DistillConfig c = new DistillConfig();
         c.teacher = BUILTIN_MIXTURE;
-        c.latentShape = new long[] {2};
-        c.steps = 2000;
+        // A 16-d latent gives the MLP room to split its mass into 8 clusters; a 2-d one leaves a
+        // visible ring between the modes (energy distance 0.0027 vs 0.0005 at 6000 steps).
+        c.latentShape = new long[] {16};
+        c.steps = 6000;
         c.batch = 256;
         c.lrG = 1e-3;
         c.lrF = 2e-3;
