@@ -137,10 +137,29 @@ final class DistillOptions {
     @Option(names = "--keep-checkpoints", paramLabel = "N", description = "Checkpoints kept (default: 2).")
     Integer keepCheckpoints;
 
+    @Option(names = "--config", paramLabel = "RUN.json",
+            description = "Options from a JSON object (keys: long option names without dashes, e.g. {\"steps\": 4000, \"lr-g\": 1e-4}); flags given here override it.")
+    java.nio.file.Path config;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress output (errors and the final summary only).")
+    boolean quiet;
+
+    @Option(names = "--snapshot-every", paramLabel = "N",
+            description = "Write a PNG of the generator's samples (the same latents each time) to OUT/snapshots/ every N steps; 0 = never (default: 0; builtin:mixture: 500).")
+    Long snapshotEvery;
+
     @Option(names = "--resume", description = "Continue the run in --out from its latest checkpoint (start fresh if it has none).")
     boolean resume;
 
     /** The configuration: defaults (the mixture's for the built-in teacher), then the options given. */
+    /** Checks a --config file's keys against {@code spec}'s options, and how the run is shown. */
+    DistillRunner.Display display(picocli.CommandLine.Model.CommandSpec spec) {
+        if (config != null) ConfigFileDefaults.read(config).validate(spec);
+        long every = snapshotEvery != null ? snapshotEvery : teacher == null || DistillConfig.BUILTIN_MIXTURE.equals(teacher) ? 500 : 0;
+        if (every < 0) throw new dev.diffinstruct.trainer.InvalidInputException("--snapshot-every must be >= 0, got " + every);
+        return new DistillRunner.Display(quiet, every, Progress.stdoutIsTerminal());
+    }
+
     DistillConfig toConfig(String generator) {
         String t = teacher == null ? DistillConfig.BUILTIN_MIXTURE : teacher;
         DistillConfig c = DistillConfig.BUILTIN_MIXTURE.equals(t) ? DistillConfig.mixtureDefaults() : new DistillConfig();

@@ -34,6 +34,6 @@ final class RefineCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         DistillConfig cfg = options.toConfig(generator);
-        return DistillRunner.run(cfg, options.resume, spec.commandLine().getOut(), spec.commandLine().getErr());
+        return DistillRunner.run(cfg, options.resume, options.display(spec), spec.commandLine().getOut(), spec.commandLine().getErr());
     }
 }

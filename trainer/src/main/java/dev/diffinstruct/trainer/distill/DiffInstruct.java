@@ -236,6 +236,7 @@ public final class DiffInstruct implements AutoCloseable {
                     metrics.write(m);
                     listener.onStep(m);
                 }
+                listener.onProgress(step);
                 if (step % cfg.ckptEvery == 0 || step == cfg.steps) {
                     wallBefore += (System.nanoTime() - session) / 1e9;
                     session = System.nanoTime();
