@@ -147,8 +147,11 @@ class DistillCommandTest {
         Path t = conditionalRing(), out = dir.resolve("cond");
         Run r = run("distill", "--teacher", t.toString(), "--classes", "4", "--out", out.toString(), "--steps", "300", "--batch", "128",
                 "--hidden", "64", "--lr-g", "1e-3", "--lr-f", "2e-3", "--fake-steps", "2", "--warmup-fake", "50", "--p-mean", "-2",
-                "--p-std", "1.5", "--ema-halflife", "5000", "--log-every", "100");
+                "--p-std", "1.5", "--ema-halflife", "5000", "--log-every", "100", "--snapshot-every", "150");
         assertEquals(0, r.code(), r.out() + r.err());
+        try (var snaps = Files.list(out.resolve("snapshots"))) {
+            assertTrue(snaps.count() >= 1, "snapshots of a conditional run (every class in turn)");
+        }
         assertTrue(Files.readString(out.resolve("config.json")).contains("\"classes\": 4"));
 
         Path x = dir.resolve("class1.npy");

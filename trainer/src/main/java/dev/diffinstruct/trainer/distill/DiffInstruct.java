@@ -466,9 +466,17 @@ public final class DiffInstruct implements AutoCloseable {
         return checkpoints;
     }
 
-    /** n samples of the (EMA if {@code useEma}) generator, without gradient, in eval mode (unconditional runs). */
+    /**
+     * n samples of the (EMA if {@code useEma}) generator, without gradient, in eval mode; in a
+     * class-conditional run sample i is of class {@code i mod classes} (every class, in turn).
+     */
     public Tensor sample(Generator g, long n, boolean useEma) {
-        return sample(g, n, useEma, null);
+        long[] labels = null;
+        if (cfg.classes > 0) {
+            labels = new long[Math.toIntExact(n)];
+            for (int i = 0; i < labels.length; i++) labels[i] = i % cfg.classes;
+        }
+        return sample(g, n, useEma, labels);
     }
 
     /**
