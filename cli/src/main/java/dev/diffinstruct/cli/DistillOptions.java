@@ -15,8 +15,29 @@ final class DistillOptions {
     String teacher;
 
     @Option(names = "--teacher-kind", paramLabel = "KIND",
-            description = "How the teacher's forward reads: edm = forward(x, sigma) -> D(x, sigma); vp-eps, ddpm-eps, ddpm-v with their default schedules (default: edm).")
+            description = "How the teacher's forward reads: edm = forward(x, sigma) -> D(x, sigma); vp-eps = eps(x_t, t) (continuous VP-SDE); "
+                    + "ddpm-eps, ddpm-v = eps or v (x_t, t int64) (discrete DDPM) (default: edm).")
     String teacherKind;
+
+    @Option(names = "--beta-min", paramLabel = "B", description = "vp-eps: beta(0) (default: 0.1).")
+    Double betaMin;
+
+    @Option(names = "--beta-max", paramLabel = "B", description = "vp-eps: beta(1) (default: 20).")
+    Double betaMax;
+
+    @Option(names = "--time-scale", paramLabel = "S", description = "vp-eps: the network gets t times this (999 for nets taking t in DDPM step units) (default: 1).")
+    Double timeScale;
+
+    @Option(names = "--schedule", paramLabel = "linear|cosine", description = "ddpm-*: beta schedule (linear 1e-4..0.02, or Nichol & Dhariwal's cosine) (default: linear).")
+    String schedule;
+
+    @Option(names = "--ddpm-steps", paramLabel = "T", description = "ddpm-*: number of steps of the table (default: 1000).")
+    Integer ddpmSteps;
+
+    @Option(names = "--classes", paramLabel = "C",
+            description = "Classes of a class-conditional teacher forward(x, sigma, class_labels one-hot [N, C]); labels are drawn uniformly, "
+                    + "the generator becomes forward(z, class_labels) and the fake score is conditional too (default: 0 = unconditional).")
+    Integer classes;
 
     @Option(names = "--fake", paramLabel = "FILE.pt|builtin:mlp",
             description = "Initial fake score D_phi, EDM convention (default: a trainable copy of the teacher; builtin:mlp for a teacher without parameters).")
@@ -144,6 +165,12 @@ final class DistillOptions {
         DistillConfig c = DistillConfig.BUILTIN_MIXTURE.equals(t) ? DistillConfig.mixtureDefaults() : new DistillConfig();
         c.teacher = t;
         if (teacherKind != null) c.teacherKind = teacherKind;
+        if (betaMin != null) c.betaMin = betaMin;
+        if (betaMax != null) c.betaMax = betaMax;
+        if (timeScale != null) c.timeScale = timeScale;
+        if (schedule != null) c.schedule = schedule;
+        if (ddpmSteps != null) c.ddpmSteps = ddpmSteps;
+        if (classes != null) c.classes = classes;
         if (generator != null) {
             c.generator = generator;
             if (!DistillConfig.BUILTIN_MLP.equals(generator)) c.latentShape = null; // the file's latent_shape, unless --latent-dim
