@@ -21,7 +21,7 @@ def karras(steps=18, smin=0.002, smax=80.0, rho=7.0):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--warmup", type=float, default=6.0)
     ap.add_argument("--iterations", type=int, default=5)

@@ -40,7 +40,8 @@ def main():
     ap.add_argument("--iteration-seconds", type=float, default=2.0)
     a = ap.parse_args()
     cfg = json.load(open(f"{a.dir}/config.json"))
-    assert cfg["weighting"] == "SIGMA2" and cfg["sigmaSampler"] == "lognormal", "twin covers SIGMA2 + lognormal"
+    assert cfg["weighting"] == "SIGMA2" and cfg["sigmaSampler"] == "lognormal" and not cfg.get("classes"), \
+        "the twin covers unconditional SIGMA2 + lognormal"
     if a.threads:
         torch.set_num_threads(a.threads)
     torch._C._set_graph_executor_optimize(a.jit_optimize)

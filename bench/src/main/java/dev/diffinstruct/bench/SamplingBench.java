@@ -39,7 +39,7 @@ public class SamplingBench {
     @Param({"unet"})
     public String model;
 
-    @Param({"256"})
+    @Param({"64"})
     public int batch;
 
     @Param({"0"})

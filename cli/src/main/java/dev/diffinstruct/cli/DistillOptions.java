@@ -15,8 +15,29 @@ final class DistillOptions {
     String teacher;
 
     @Option(names = "--teacher-kind", paramLabel = "KIND",
-            description = "How the teacher's forward reads: edm = forward(x, sigma) -> D(x, sigma); vp-eps, ddpm-eps, ddpm-v with their default schedules (default: edm).")
+            description = "How the teacher's forward reads: edm = forward(x, sigma) -> D(x, sigma); vp-eps = eps(x_t, t) (continuous VP-SDE); "
+                    + "ddpm-eps, ddpm-v = eps or v (x_t, t int64) (discrete DDPM) (default: edm).")
     String teacherKind;
+
+    @Option(names = "--beta-min", paramLabel = "B", description = "vp-eps: beta(0) (default: 0.1).")
+    Double betaMin;
+
+    @Option(names = "--beta-max", paramLabel = "B", description = "vp-eps: beta(1) (default: 20).")
+    Double betaMax;
+
+    @Option(names = "--time-scale", paramLabel = "S", description = "vp-eps: the network gets t times this (999 for nets taking t in DDPM step units) (default: 1).")
+    Double timeScale;
+
+    @Option(names = "--schedule", paramLabel = "linear|cosine", description = "ddpm-*: beta schedule (linear 1e-4..0.02, or Nichol & Dhariwal's cosine) (default: linear).")
+    String schedule;
+
+    @Option(names = "--ddpm-steps", paramLabel = "T", description = "ddpm-*: number of steps of the table (default: 1000).")
+    Integer ddpmSteps;
+
+    @Option(names = "--classes", paramLabel = "C",
+            description = "Classes of a class-conditional teacher forward(x, sigma, class_labels one-hot [N, C]); labels are drawn uniformly, "
+                    + "the generator becomes forward(z, class_labels) and the fake score is conditional too (default: 0 = unconditional).")
+    Integer classes;
 
     @Option(names = "--fake", paramLabel = "FILE.pt|builtin:mlp",
             description = "Initial fake score D_phi, EDM convention (default: a trainable copy of the teacher; builtin:mlp for a teacher without parameters).")
@@ -27,7 +48,7 @@ final class DistillOptions {
     long[] dataShape;
 
     @Option(names = "--latent-dim", hideParamSyntax = true, paramLabel = "L[,...]", split = ",",
-            description = "The generator's latent shape (default: its latent_shape attribute; the data shape for generators made here).")
+            description = "The generator's latent shape (default: its latent_shape attribute; the data shape for generators made here; builtin:mixture: 16).")
     long[] latentShape;
 
     @Option(names = "--init-sigma", paramLabel = "S",
@@ -69,7 +90,7 @@ final class DistillOptions {
     @Option(names = "--no-dropout", description = "Run teacher and fake score in eval mode (default: train mode, same dropout masks in both).")
     boolean noDropout;
 
-    @Option(names = "--steps", paramLabel = "N", description = "Total iterations, warm-up included (default: 2000).")
+    @Option(names = "--steps", paramLabel = "N", description = "Total iterations, warm-up included (default: 2000; builtin:mixture: 6000).")
     Long steps;
 
     @Option(names = "--batch", paramLabel = "N", description = "Samples per update (default: 256).")
@@ -116,15 +137,40 @@ final class DistillOptions {
     @Option(names = "--keep-checkpoints", paramLabel = "N", description = "Checkpoints kept (default: 2).")
     Integer keepCheckpoints;
 
+    @Option(names = "--config", paramLabel = "RUN.json",
+            description = "Options from a JSON object (keys: long option names without dashes, e.g. {\"steps\": 4000, \"lr-g\": 1e-4}); flags given here override it.")
+    java.nio.file.Path config;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress output (errors and the final summary only).")
+    boolean quiet;
+
+    @Option(names = "--snapshot-every", paramLabel = "N",
+            description = "Write a PNG of the generator's samples (the same latents each time) to OUT/snapshots/ every N steps; 0 = never (default: 0; builtin:mixture: 500).")
+    Long snapshotEvery;
+
     @Option(names = "--resume", description = "Continue the run in --out from its latest checkpoint (start fresh if it has none).")
     boolean resume;
 
     /** The configuration: defaults (the mixture's for the built-in teacher), then the options given. */
+    /** Checks a --config file's keys against {@code spec}'s options, and how the run is shown. */
+    DistillRunner.Display display(picocli.CommandLine.Model.CommandSpec spec) {
+        if (config != null) ConfigFileDefaults.read(config).validate(spec);
+        long every = snapshotEvery != null ? snapshotEvery : teacher == null || DistillConfig.BUILTIN_MIXTURE.equals(teacher) ? 500 : 0;
+        if (every < 0) throw new dev.diffinstruct.trainer.InvalidInputException("--snapshot-every must be >= 0, got " + every);
+        return new DistillRunner.Display(quiet, every, Progress.stdoutIsTerminal());
+    }
+
     DistillConfig toConfig(String generator) {
         String t = teacher == null ? DistillConfig.BUILTIN_MIXTURE : teacher;
         DistillConfig c = DistillConfig.BUILTIN_MIXTURE.equals(t) ? DistillConfig.mixtureDefaults() : new DistillConfig();
         c.teacher = t;
         if (teacherKind != null) c.teacherKind = teacherKind;
+        if (betaMin != null) c.betaMin = betaMin;
+        if (betaMax != null) c.betaMax = betaMax;
+        if (timeScale != null) c.timeScale = timeScale;
+        if (schedule != null) c.schedule = schedule;
+        if (ddpmSteps != null) c.ddpmSteps = ddpmSteps;
+        if (classes != null) c.classes = classes;
         if (generator != null) {
             c.generator = generator;
             if (!DistillConfig.BUILTIN_MLP.equals(generator)) c.latentShape = null; // the file's latent_shape, unless --latent-dim

@@ -11,39 +11,47 @@ import dev.diffinstruct.trainer.distill.TeacherAdapter;
 import dev.diffinstruct.trainer.distill.TrainingListener;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
 import dev.diffinstruct.trainer.metrics.ModeCoverage;
+import dev.diffinstruct.trainer.viz.Plots;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-/** Runs a distillation for {@code distill} and {@code refine}: progress lines, SIGTERM, summary. */
+/**
+ * Runs a distillation for {@code distill}, {@code refine} and {@code demo}: live progress,
+ * snapshots, a final checkpoint on SIGTERM/Ctrl-C, and the summary.
+ */
 final class DistillRunner {
+    /** How a run is shown: --quiet, snapshot interval, whether stdout is a terminal. */
+    record Display(boolean quiet, long snapshotEvery, boolean terminal) {}
+
     private DistillRunner() {}
 
-    static int run(DistillConfig cfg, boolean resume, PrintWriter out, PrintWriter err) {
-        TrainingListener listener = new TrainingListener() {
-            @Override
-            public void onStep(StepMetrics m) {
-                out.printf("step %d/%d  loss_g %s  loss_f %s  |grad_g| %s  |grad_f| %s  %.1f steps/s  %.0f s%s%n", m.step(), cfg.steps,
-                        fmt(m.lossGenerator()), fmt(m.lossFake()), fmt(m.gradNormGenerator()), fmt(m.gradNormFake()),
-                        m.stepsPerSecond(), m.wallSeconds(), m.skippedSteps() > 0 ? "  skipped " + m.skippedSteps() : "");
-                out.flush();
-            }
+    /** What a command adds around the loop: before its first step, and after a completed run. */
+    interface Hooks {
+        default void before(DiffInstruct di) {}
 
-            @Override
-            public void onCheckpoint(long step, Path file) {
-                out.println("checkpoint " + file);
-                out.flush();
-            }
+        /** After a completed run; by default the mode summary of the built-in mixture teacher. */
+        default void after(DiffInstruct di, PrintWriter out) {
+            if (DistillConfig.BUILTIN_MIXTURE.equals(di.config().teacher)) summarizeMixture(di, out);
+        }
+    }
 
-            @Override
-            public void onMessage(String line) {
-                err.println(line);
-                err.flush();
-            }
-        };
+    static int run(DistillConfig cfg, boolean resume, Display display, PrintWriter out, PrintWriter err) {
+        return run(cfg, resume, display, out, err, new Hooks() {});
+    }
+
+    /** Runs to the end or to a stop (SIGTERM, Ctrl-C), which writes a checkpoint first. */
+    static int run(DistillConfig cfg, boolean resume, Display display, PrintWriter out, PrintWriter err, Hooks hooks) {
         AtomicBoolean stop = new AtomicBoolean();
         CountDownLatch finished = new CountDownLatch(1);
         // SIGTERM / Ctrl-C: ask the loop to write a checkpoint and return, and wait for it
@@ -56,15 +64,17 @@ final class DistillRunner {
             }
         }, "distill-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        try (DiffInstruct di = DiffInstruct.open(cfg, resume, TeacherAdapter::forKind, listener)) {
+        try (DiffInstruct di = DiffInstruct.open(cfg, resume, TeacherAdapter::forKind, messages(err))) {
+            hooks.before(di);
+            Listener listener = new Listener(di, display, out, err);
             DiffInstruct.Result r = di.run(listener, stop);
             if (r.stopped()) {
-                out.printf("stopped at step %d; continue with the same command and --resume%n", r.step());
+                listener.progress.done(String.format(Locale.ROOT, "stopped at step %d; checkpoint written: continue with the same command and --resume", r.step()));
                 return Main.EXIT_FAILURE;
             }
-            out.printf("done: %d steps in %.1f s (%d skipped)%n", r.step(), r.wallSeconds(), r.skippedSteps());
+            listener.progress.done(String.format(Locale.ROOT, "done: %d steps in %.1f s (%d skipped)", r.step(), r.wallSeconds(), r.skippedSteps()));
             out.println("wrote " + r.out().resolve("generator.pt") + ", generator_ema.pt, fake_score.pt, metrics.jsonl, config.json");
-            if (DistillConfig.BUILTIN_MIXTURE.equals(di.config().teacher)) summarizeMixture(di, out);
+            hooks.after(di, out);
             return Main.EXIT_OK;
         } finally {
             finished.countDown();
@@ -76,7 +86,81 @@ final class DistillRunner {
         }
     }
 
-    private static void summarizeMixture(DiffInstruct di, PrintWriter out) {
+    private static TrainingListener messages(PrintWriter err) {
+        return new TrainingListener() {
+            @Override
+            public void onMessage(String line) {
+                err.println(line);
+                err.flush();
+            }
+        };
+    }
+
+    /** Progress line, checkpoint notes and snapshots for one run. */
+    private static final class Listener implements TrainingListener {
+        final Progress progress;
+        private final DiffInstruct di;
+        private final Display display;
+        private final PrintWriter err;
+        private final Map<String, Double> last = new LinkedHashMap<>();
+
+        Listener(DiffInstruct di, Display display, PrintWriter out, PrintWriter err) {
+            this.di = di;
+            this.display = display;
+            this.err = err;
+            this.progress = new Progress(out, display.terminal(), display.quiet(),
+                    di.step(), di.config().steps);
+        }
+
+        @Override
+        public void onStep(StepMetrics m) {
+            last.clear();
+            last.put("loss_g", m.lossGenerator());
+            last.put("loss_f", m.lossFake());
+            last.put("|grad_g|", m.gradNormGenerator());
+            if (m.skippedSteps() > 0) last.put("skipped", (double) m.skippedSteps());
+            progress.step(m.step(), last, !display.terminal());
+        }
+
+        @Override
+        public void onProgress(long step) {
+            if (display.terminal()) progress.step(step, last, step == di.config().steps);
+            if (display.snapshotEvery() > 0 && step % display.snapshotEvery() == 0) snapshot(di, step);
+        }
+
+        @Override
+        public void onCheckpoint(long step, Path file) {
+            progress.checkpoint(step, file.toString());
+        }
+
+        @Override
+        public void onMessage(String line) {
+            err.println(line);
+            err.flush();
+        }
+    }
+
+    /** Samples of the EMA generator from the same latents every time, as OUT/snapshots/step-NNNNNN.png. */
+    static Path snapshot(DiffInstruct di, long step) {
+        Path dir = Path.of(di.config().out).resolve("snapshots");
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + dir, e);
+        }
+        Path png = dir.resolve(String.format(Locale.ROOT, "step-%07d.png", step));
+        try (Scope s = Scope.open(); Generator g = new Generator(di.config().seed ^ 0x5eed)) {
+            boolean points = di.dataShape().length == 1 && di.dataShape()[0] == 2;
+            Tensor x = di.sample(g, points ? 2000 : 64, true);
+            String title = "step " + step + " (EMA generator)";
+            if (points) Plots.scatter(png, List.of(Plots.Panel.of(title, x)), null);
+            else if (x.dim() == 4) Plots.imageGrids(png, List.of(new Plots.Grid(title, x)), 8);
+            else return null; // nothing drawable
+        }
+        return png;
+    }
+
+    static void summarizeMixture(DiffInstruct di, PrintWriter out) {
         MixtureTeacher t = MixtureTeacher.defaultRing();
         try (Scope s = Scope.open(); Generator g = new Generator(di.config().seed + 1)) {
             Tensor real = t.sample(g, 4000), real2 = t.sample(g, 4000);
@@ -87,9 +171,5 @@ final class DistillRunner {
                         ema ? "generator_ema.pt" : "generator.pt    ", ModeCoverage.of(t, x), EnergyDistance.between(x, real), base);
             }
         }
-    }
-
-    private static String fmt(double v) {
-        return Double.isNaN(v) ? "-" : String.format("%.4g", v);
     }
 }

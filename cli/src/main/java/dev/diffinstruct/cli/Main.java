@@ -14,6 +14,7 @@ import java.io.PrintWriter;
         versionProvider = VersionInfo.class,
         description = "Distil diffusion models into one-step generators with Diff-Instruct, on libtorch.",
         subcommands = {
+                DemoCommand.class,
                 InspectCommand.class,
                 DistillCommand.class,
                 RefineCommand.class,

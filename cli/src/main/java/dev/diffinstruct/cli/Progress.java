@@ -1,6 +1,6 @@
 package dev.diffinstruct.cli;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.Map;
 
@@ -12,7 +12,7 @@ final class Progress {
     private static final long REDRAW_NANOS = 100_000_000L;   // 10 redraws a second at most
     private static final long PLAIN_NANOS = 10_000_000_000L; // a log line every 10 s
 
-    private final PrintStream out;
+    private final PrintWriter out;
     private final boolean terminal;
     private final boolean quiet;
     private final long total;
@@ -22,7 +22,7 @@ final class Progress {
     private String lastCheckpoint = "-";
     private int width;
 
-    Progress(PrintStream out, boolean terminal, boolean quiet, long firstStep, long total) {
+    Progress(PrintWriter out, boolean terminal, boolean quiet, long firstStep, long total) {
         this.out = out;
         this.terminal = terminal;
         this.quiet = quiet;

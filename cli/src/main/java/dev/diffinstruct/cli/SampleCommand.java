@@ -68,6 +68,7 @@ final class SampleCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         try (ScriptModule gen = CliIo.loadModule(generator, "--generator", dev); Scope s = Scope.open()) {
             gen.train(false);
+            CliIo.checkClasses(gen, generator, classes);
             long[] latent = CliIo.latentShape(gen, generator, latentDim);
             long[] labels = CliIo.labels(n, classes, label, seed);
             Tensor x = CliIo.runGenerator(gen, generator, n, latent, batch, seed, labels, classes, dev, err);

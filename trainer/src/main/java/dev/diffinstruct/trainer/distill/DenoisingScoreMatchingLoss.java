@@ -31,10 +31,20 @@ public final class DenoisingScoreMatchingLoss {
      * with standard normal noise {@code eps} of x's shape.
      */
     public Tensor loss(ScriptModule denoiser, Tensor x, Tensor sigma, Tensor eps) {
+        return loss(denoiser, x, sigma, eps, null);
+    }
+
+    /**
+     * As {@link #loss(ScriptModule, Tensor, Tensor, Tensor)} for a class-conditional denoiser
+     * {@code forward(x, sigma, class_labels)}: {@code labels} (one-hot [N, C]) are the classes x
+     * were drawn for; null for an unconditional one.
+     */
+    public Tensor loss(ScriptModule denoiser, Tensor x, Tensor sigma, Tensor eps, Tensor labels) {
         Tensor out;
         try (Scope s = Scope.open()) {
             Tensor sb = perSample(sigma, x.dim());
-            Tensor d = denoiser.forward(x.add(eps.mul(sb)), sigma);
+            Tensor xn = x.add(eps.mul(sb));
+            Tensor d = labels == null ? denoiser.forward(xn, sigma) : denoiser.forward(xn, sigma, labels);
             Tensor w = perSample(weight(sigma), x.dim());
             out = s.keep(d.sub(x).square().mul(w).sum().div(x.size(0)));
         }

@@ -60,7 +60,8 @@ public final class DiffInstruct implements AutoCloseable {
     private final DenoisingScoreMatchingLoss dsm;
     private final double emaBeta;
     private final CheckpointStore checkpoints;
-    private final boolean teacherFrozen;
+    /** The teacher as the step calls it: a frozen copy where freezing keeps what it computes, else the teacher. */
+    private final ScriptModule teacherStep;
 
     private long step;
     private long skipped;
@@ -73,15 +74,11 @@ public final class DiffInstruct implements AutoCloseable {
         this.cfg = cfg;
         this.out = Path.of(cfg.out);
         this.device = Networks.device(cfg.device);
-        // A teacher whose forward ignores train/eval mode is frozen for inference (its buffers and
-        // attributes become constants); the same on a fresh and a resumed run, so resuming stays exact.
-        this.teacherFrozen = !cfg.trainMode || !teacher.readsTrainingFlag();
-        if (teacherFrozen) {
-            ScriptModule frozen = teacher.frozenCopy();
-            teacher.close();
-            teacher = frozen;
-        }
+        // The training step calls a frozen copy of a teacher whose forward ignores train/eval mode
+        // (its parameters, buffers and attributes become constants); the same on a fresh and a
+        // resumed run, so resuming stays exact. teacher() stays the module as given.
         this.teacher = teacher;
+        this.teacherStep = inferenceCopy(teacher, cfg, device, dataShape);
         this.generator = generator;
         this.ema = ema;
         this.fake = fake;
@@ -99,6 +96,38 @@ public final class DiffInstruct implements AutoCloseable {
         }
         teacher.requiresGrad(false);
         ema.requiresGrad(false);
+    }
+
+    /**
+     * A frozen copy of the teacher (torch.jit.freeze: parameters and attributes folded into the
+     * graph) when that provably computes the same: its forward does not read the training flag
+     * (or the run is in eval mode), freezing succeeds, and the copy agrees with the teacher on a
+     * probe batch. Otherwise the teacher itself (e.g. a wrapper that calls a submodule's other
+     * methods, which freezing drops).
+     */
+    private static ScriptModule inferenceCopy(ScriptModule teacher, DistillConfig cfg, Device device, long[] dataShape) {
+        if (cfg.trainMode && teacher.readsTrainingFlag()) return teacher;
+        ScriptModule frozen;
+        try {
+            frozen = teacher.frozenCopy();
+        } catch (RuntimeException e) {
+            return teacher;
+        }
+        try (Scope s = Scope.open(); var noGrad = Torch.noGrad(); Generator g = new Generator(0, device)) {
+            Tensor x = Tensor.randn(g, DType.FLOAT32, device, Networks.prepend(4, dataShape));
+            Tensor sigma = Tensor.of(0.01f, 0.3f, 2f, 40f).to(device);
+            Object[] args = {x, sigma};
+            if (cfg.classes > 0) {
+                long[] idx = new long[4];
+                for (int i = 0; i < 4; i++) idx[i] = i % cfg.classes;
+                args = new Object[] {x, sigma, Tensor.of(idx, 4).oneHot(cfg.classes).to(DType.FLOAT32).to(device)};
+            }
+            if (frozen.forward(args).allClose(teacher.forward(args), 1e-5, 1e-6)) return frozen;
+        } catch (RuntimeException e) {
+            // not freezable after all
+        }
+        frozen.close();
+        return teacher;
     }
 
     // ---- starting and resuming -------------------------------------------------------------------
@@ -125,9 +154,10 @@ public final class DiffInstruct implements AutoCloseable {
      * checkpoint's configuration is used, except for the options of a resumed run may change
      * ({@code steps}, {@code logEvery}, {@code ckptEvery}, {@code keepCheckpoints}; the RNG states tie a run to its device);
      * other differences are reported to the listener. The teacher is loaded again from the
-     * checkpoint's configuration, through {@code adapters}. Empty if there is no checkpoint.
+     * checkpoint's configuration (its kind, schedule and classes), through {@code adapters}.
+     * Empty if there is no checkpoint.
      */
-    public static Optional<DiffInstruct> resume(DistillConfig requested, Function<String, TeacherAdapter> adapters, TrainingListener listener) {
+    public static Optional<DiffInstruct> resume(DistillConfig requested, Function<DistillConfig, TeacherAdapter> adapters, TrainingListener listener) {
         requested.validate();
         Path out = prepareOut(requested.out);
         Optional<CheckpointStore.Checkpoint> found = new CheckpointStore(out.resolve("checkpoints")).latest(listener::onMessage);
@@ -149,7 +179,7 @@ public final class DiffInstruct implements AutoCloseable {
         long[] latent = GSON.fromJson(state.get("latent_shape"), long[].class);
         long[] data = GSON.fromJson(state.get("data_shape"), long[].class);
 
-        ScriptModule teacher = Networks.teacher(cfg, adapters.apply(cfg.teacherKind), device, data);
+        ScriptModule teacher = Networks.teacher(cfg, adapters.apply(cfg), device, data);
         ScriptModule generator = null, ema = null, fake = null;
         try {
             generator = ScriptModule.load(c.part("generator.pt"), device).requiresGrad(true);
@@ -176,7 +206,7 @@ public final class DiffInstruct implements AutoCloseable {
      * The CLI's entry: resumes the run in {@code cfg.out} when {@code resume} is set and it has a
      * checkpoint, and otherwise starts a fresh one (building and checking the networks).
      */
-    public static DiffInstruct open(DistillConfig cfg, boolean resume, Function<String, TeacherAdapter> adapters, TrainingListener listener) {
+    public static DiffInstruct open(DistillConfig cfg, boolean resume, Function<DistillConfig, TeacherAdapter> adapters, TrainingListener listener) {
         if (resume) {
             Optional<DiffInstruct> r = resume(cfg, adapters, listener);
             if (r.isPresent()) return r.get();
@@ -184,7 +214,7 @@ public final class DiffInstruct implements AutoCloseable {
         }
         cfg.validate();
         prepareOut(cfg.out);
-        Networks nets = Networks.resolve(cfg, adapters.apply(cfg.teacherKind));
+        Networks nets = Networks.resolve(cfg, adapters.apply(cfg));
         try {
             return start(cfg, nets);
         } catch (RuntimeException e) {
@@ -240,6 +270,7 @@ public final class DiffInstruct implements AutoCloseable {
                     metrics.write(m);
                     listener.onStep(m);
                 }
+                listener.onProgress(step);
                 if (step % cfg.ckptEvery == 0 || step == cfg.steps) {
                     wallBefore += (System.nanoTime() - session) / 1e9;
                     session = System.nanoTime();
@@ -253,7 +284,7 @@ public final class DiffInstruct implements AutoCloseable {
 
     private void setModes() {
         generator.train(true);
-        if (!teacherFrozen) teacher.train(cfg.trainMode);
+        teacher.train(cfg.trainMode);
         fake.train(cfg.trainMode);
         ema.train(false);
     }
@@ -283,12 +314,13 @@ public final class DiffInstruct implements AutoCloseable {
             double gradNormF = Double.NaN;
             for (int k = 0; k < cfg.fakeSteps; k++) {
                 Tensor x;
+                Tensor labels = labels(n); // null when unconditional; DSM sees the labels the samples were made with
                 try (var noGrad = Torch.noGrad()) {
-                    x = generator.forward(latents(n));
+                    x = labels == null ? generator.forward(latents(n)) : generator.forward(latents(n), labels);
                 }
                 Tensor sigma = sigmas.sample(rng, n);
                 Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, x.shape());
-                lossF = dsm.loss(fake, x, sigma, eps);
+                lossF = dsm.loss(fake, x, sigma, eps, labels);
                 optF.zeroGrad();
                 lossF.backward();
                 gradNormF = guardedStep(optF, fake, "fake score", listener);
@@ -299,10 +331,11 @@ public final class DiffInstruct implements AutoCloseable {
 
             // 2. Generator: x = g(z), diffused to x_sigma = x + sigma eps, moved along
             //    grad_x = w(sigma) (score_fake - score_teacher)(x_sigma) through the surrogate loss.
+            Tensor labels = labels(n);
             Tensor z = latents(n);
             Tensor sigma = sigmas.sample(rng, n);
             Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, Networks.prepend(n, dataShape));
-            Tensor lossG = generatorLoss(generator, teacher, fake, ikl, cfg.trainMode, z, sigma, eps);
+            Tensor lossG = generatorLoss(generator, teacherStep, fake, ikl, cfg.trainMode, z, sigma, eps, labels);
             optG.zeroGrad();
             lossG.backward();
             double gradNormG = guardedStep(optG, generator, "generator", listener);
@@ -313,27 +346,47 @@ public final class DiffInstruct implements AutoCloseable {
         }
     }
 
+    /** {@link #generatorLoss(ScriptModule, ScriptModule, ScriptModule, IklLoss, boolean, Tensor, Tensor, Tensor, Tensor)} without labels. */
+    static Tensor generatorLoss(ScriptModule generator, ScriptModule teacher, ScriptModule fake, IklLoss ikl,
+                                boolean sameDropout, Tensor z, Tensor sigma, Tensor eps) {
+        return generatorLoss(generator, teacher, fake, ikl, sameDropout, z, sigma, eps, null);
+    }
+
     /**
      * The generator's loss for latents z, noise levels sigma and noise eps: x = g(z),
      * x_sigma = x + sigma eps, the teacher and the fake denoiser at x_sigma (without gradient,
      * except for SiD; with the same dropout masks when {@code sameDropout}), and the
-     * {@link IklLoss} surrogate whose backward gives the generator's gradient.
+     * {@link IklLoss} surrogate whose backward gives the generator's gradient. {@code labels}
+     * (one-hot [N, C], or null when unconditional) go to all three networks.
      */
     static Tensor generatorLoss(ScriptModule generator, ScriptModule teacher, ScriptModule fake, IklLoss ikl,
-                                boolean sameDropout, Tensor z, Tensor sigma, Tensor eps) {
+                                boolean sameDropout, Tensor z, Tensor sigma, Tensor eps, Tensor labels) {
         Tensor out;
         try (Scope s = Scope.open()) {
-            Tensor x = generator.forward(z);
+            Tensor x = labels == null ? generator.forward(z) : generator.forward(z, labels);
             boolean throughDenoisers = ikl.differentiatesDenoisers(); // SiD: gradients flow through both denoisers
             Tensor xSigma = (throughDenoisers ? x : x.detach()).add(eps.mul(DenoisingScoreMatchingLoss.perSample(sigma, x.dim())));
             Tensor dTeacher, dFake;
             try (var gradMode = throughDenoisers ? Torch.enableGrad() : Torch.noGrad()) {
                 Tensor dropoutState = sameDropout ? Torch.rngStateTensor() : null;
-                dTeacher = teacher.forward(xSigma, sigma);
+                dTeacher = labels == null ? teacher.forward(xSigma, sigma) : teacher.forward(xSigma, sigma, labels);
                 if (dropoutState != null) Torch.setRngState(dropoutState); // the fake sees the teacher's dropout masks
-                dFake = fake.forward(xSigma, sigma);
+                dFake = labels == null ? fake.forward(xSigma, sigma) : fake.forward(xSigma, sigma, labels);
             }
             out = s.keep(ikl.loss(x, dTeacher, dFake));
+        }
+        return out;
+    }
+
+    /**
+     * Class labels for n samples, uniform over --classes, drawn from the training generator (so a
+     * resumed run draws the same ones), one-hot float32 [n, C]; null for an unconditional run.
+     */
+    private Tensor labels(long n) {
+        if (cfg.classes == 0) return null;
+        Tensor out;
+        try (Scope s = Scope.open()) {
+            out = s.keep(Tensor.randint(rng, 0, cfg.classes, n).oneHot(cfg.classes).to(DType.FLOAT32));
         }
         return out;
     }
@@ -458,16 +511,39 @@ public final class DiffInstruct implements AutoCloseable {
         return checkpoints;
     }
 
-    /** n samples of the (EMA if {@code useEma}) generator, without gradient, in eval mode. */
+    /**
+     * n samples of the (EMA if {@code useEma}) generator, without gradient, in eval mode; in a
+     * class-conditional run sample i is of class {@code i mod classes} (every class, in turn).
+     */
     public Tensor sample(Generator g, long n, boolean useEma) {
+        long[] labels = null;
+        if (cfg.classes > 0) {
+            labels = new long[Math.toIntExact(n)];
+            for (int i = 0; i < labels.length; i++) labels[i] = i % cfg.classes;
+        }
+        return sample(g, n, useEma, labels);
+    }
+
+    /**
+     * n samples of the (EMA if {@code useEma}) generator, without gradient, in eval mode; for a
+     * class-conditional run {@code labels} holds each sample's class (int64 [n], or long[n]), else null.
+     */
+    public Tensor sample(Generator g, long n, boolean useEma, long[] labels) {
+        if ((labels != null) != (cfg.classes > 0))
+            throw new IllegalArgumentException(cfg.classes > 0 ? "this run has " + cfg.classes + " classes: give labels" : "this run is unconditional");
+        if (labels != null && labels.length != n) throw new IllegalArgumentException("need " + n + " labels, got " + labels.length);
         ScriptModule m = useEma ? ema : generator;
         boolean training = m.isTraining();
         m.train(false);
-        try (var noGrad = Torch.noGrad()) {
-            return m.forward(Tensor.randn(g, DType.FLOAT32, device, Networks.prepend(n, latentShape)));
+        Tensor out;
+        try (var noGrad = Torch.noGrad(); Scope s = Scope.open()) {
+            Tensor z = Tensor.randn(g, DType.FLOAT32, device, Networks.prepend(n, latentShape));
+            out = s.keep(labels == null ? m.forward(z)
+                    : m.forward(z, dev.diffinstruct.trainer.diffusion.Teachers.oneHot(labels, cfg.classes, device)));
         } finally {
             m.train(training);
         }
+        return out;
     }
 
     @Override
@@ -475,6 +551,7 @@ public final class DiffInstruct implements AutoCloseable {
         optG.close();
         optF.close();
         rng.close();
+        if (teacherStep != teacher) teacherStep.close();
         teacher.close();
         generator.close();
         ema.close();

@@ -7,6 +7,9 @@ public interface TrainingListener {
     /** After each logged step (every --log-every steps, the first and the last). */
     default void onStep(StepMetrics m) {}
 
+    /** After every step, cheaply (no metrics): for progress displays. */
+    default void onProgress(long step) {}
+
     /** After a checkpoint has been written (atomically) to {@code file}. */
     default void onCheckpoint(long step, Path file) {}
 

@@ -1,0 +1,58 @@
+package dev.diffinstruct.cli;
+
+import dev.diffinstruct.torch.Npy;
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DemoCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void shortDemoWritesEveryOutputAndCanRunAgain() throws Exception {
+        Path out = dir.resolve("demo-out");
+        Cli r = Cli.run("demo", "--steps", "150", "--out", out.toString(), "--quiet");
+        assertEquals(0, r.exitCode(), r.err());
+        for (String f : List.of("samples.png", "metrics.jsonl", "generator.pt", "generator_ema.pt", "config.json",
+                "teacher_samples.npy", "generator_samples.npy"))
+            assertTrue(Files.size(out.resolve(f)) > 0, f);
+        assertTrue(r.out().contains("teacher, Heun 35 NFE") && r.out().contains("one-step generator, 1 NFE"), r.out());
+        assertTrue(r.out().contains("faster than the teacher's Heun sampler"), r.out());
+
+        BufferedImage png = ImageIO.read(out.resolve("samples.png").toFile());
+        assertTrue(png.getWidth() > 3 * png.getHeight(), "four panels side by side: " + png.getWidth() + "x" + png.getHeight());
+        List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
+        assertTrue(metrics.size() >= 2 && metrics.getLast().contains("\"step\":150"), metrics.getLast());
+        try (Scope s = Scope.open(); ScriptModule g = ScriptModule.load(out.resolve("generator.pt"))) {
+            assertArrayEquals(new long[] {16}, g.getIntList("latent_shape"));
+            Tensor samples = Npy.read(out.resolve("generator_samples.npy"));
+            assertArrayEquals(new long[] {DemoCommand.SAMPLES, 2}, samples.shape());
+            assertTrue(samples.allFinite());
+        }
+
+        // a second demo in the same folder replaces the first instead of refusing
+        Cli again = Cli.run("demo", "--steps", "20", "--out", out.toString(), "--quiet");
+        assertEquals(0, again.exitCode(), again.err());
+        assertTrue(Files.readAllLines(out.resolve("metrics.jsonl")).getLast().contains("\"step\":20"));
+    }
+
+    @Test
+    void rejectsANonPositiveStepCount() {
+        Cli r = Cli.run("demo", "--steps", "0", "--out", dir.toString());
+        assertEquals(2, r.exitCode());
+        assertEquals(1, r.errLines(), r.err());
+    }
+}
