@@ -113,6 +113,7 @@ if os.path.exists(floor_file):
 PYEOF
 
 if has memory; then
-  "${JAVA[@]}" -cp "$JAR" dev.diffinstruct.bench.MemoryMain mixture "${MEMORY_STEPS:-10000}"
+  # a fixed Java heap, so that RSS shows native memory rather than G1 growing its heap
+  "${JAVA[@]}" -Xms64m -Xmx64m -XX:+AlwaysPreTouch -cp "$JAR" dev.diffinstruct.bench.MemoryMain mixture "${MEMORY_STEPS:-10000}" 3000 1000
 fi
 echo "load after: $(load)" >&2

@@ -10,14 +10,16 @@ import java.nio.file.Path;
 /**
  * Resident set size over many training steps: runs {@code steps} iterations of a prepared case
  * (default: 10000 of "mixture") and prints RSS every {@code every} steps, then the growth after
- * the warm-up ({@code warmup} steps) and the peak (VmHWM). Goal: growth under 1%.
+ * the warm-up ({@code warmup} steps, default 3000: the JIT's code and metadata settle by then)
+ * and the peak (VmHWM). Goal: growth under 1%. Run it with a fixed heap (-Xms64m -Xmx64m, as
+ * bench/compare.sh does): otherwise G1 keeps growing the Java heap, which RSS counts.
  * Usage: java -cp bench/target/benchmarks.jar dev.diffinstruct.bench.MemoryMain [case] [steps] [warmup] [every]
  */
 public final class MemoryMain {
     public static void main(String[] args) throws IOException {
         String name = args.length > 0 ? args[0] : "mixture";
         long steps = args.length > 1 ? Long.parseLong(args[1]) : 10_000;
-        long warmup = args.length > 2 ? Long.parseLong(args[2]) : 1_000;
+        long warmup = args.length > 2 ? Long.parseLong(args[2]) : 3_000;
         long every = args.length > 3 ? Long.parseLong(args[3]) : 1_000;
         try (DiffInstruct di = BenchCases.trainer(name)) {
             long rssWarm = -1;
