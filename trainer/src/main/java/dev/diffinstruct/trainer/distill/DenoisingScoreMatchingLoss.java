@@ -31,10 +31,20 @@ public final class DenoisingScoreMatchingLoss {
      * with standard normal noise {@code eps} of x's shape.
      */
     public Tensor loss(ScriptModule denoiser, Tensor x, Tensor sigma, Tensor eps) {
+        return loss(denoiser, x, sigma, eps, null);
+    }
+
+    /**
+     * The same loss for a class-conditional denoiser {@code forward(x, sigma, class_labels)};
+     * {@code classLabels} (e.g. one-hot [N, K]) is passed through as the third argument, or left
+     * out when null.
+     */
+    public Tensor loss(ScriptModule denoiser, Tensor x, Tensor sigma, Tensor eps, Tensor classLabels) {
         Tensor out;
         try (Scope s = Scope.open()) {
             Tensor sb = perSample(sigma, x.dim());
-            Tensor d = denoiser.forward(x.add(eps.mul(sb)), sigma);
+            Tensor noisy = x.add(eps.mul(sb));
+            Tensor d = classLabels == null ? denoiser.forward(noisy, sigma) : denoiser.forward(noisy, sigma, classLabels);
             Tensor w = perSample(weight(sigma), x.dim());
             out = s.keep(d.sub(x).square().mul(w).sum().div(x.size(0)));
         }
