@@ -201,7 +201,6 @@ final class TrainTeacherCommand implements Callable<Integer> {
             last.put("loss", m.loss());
             last.put("|grad|", m.gradNorm());
             last.put("lr", m.lr());
-            last.put("epoch", (double) m.epoch());
             if (m.skippedSteps() > 0) last.put("skipped", (double) m.skippedSteps());
             progress.step(m.step(), last, !terminal);
         }

@@ -165,10 +165,15 @@ public final class TeacherTrainer implements AutoCloseable {
         if (!new CheckpointStore(out.resolve("checkpoints")).list().isEmpty())
             throw new InvalidInputException("--out " + cfg.out + " already holds a run (checkpoints/): pass --resume to continue it, or choose another --out");
         Device device = device(cfg.device);
-        ImageDataset data = loadData(cfg, device);
-        ScriptModule model = null, ema = null;
+        ScriptModule model = loadModel(cfg.model, device), ema = null; // first: it is quick to read, the data may not be
+        ImageDataset data;
         try {
-            model = loadModel(cfg.model, device);
+            data = loadData(cfg, device);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        try {
             check(model, cfg, data);
             model.requiresGrad(true);
             Torch.manualSeed(cfg.seed);
@@ -177,7 +182,7 @@ public final class TeacherTrainer implements AutoCloseable {
             t.writeConfig();
             return t;
         } catch (RuntimeException e) {
-            if (model != null) model.close();
+            model.close();
             if (ema != null) ema.close();
             data.close();
             throw e;
