@@ -146,6 +146,25 @@ final class CliIo {
         return out;
     }
 
+    /**
+     * A generator with a {@code num_classes} attribute (as distill writes for class-conditional
+     * runs) must be sampled with that many --classes; without the attribute nothing is checked.
+     */
+    static void checkClasses(ScriptModule gen, Path file, int classes) {
+        if (!gen.hasAttribute("num_classes")) return;
+        long n;
+        try {
+            n = (long) gen.getDouble("num_classes");
+        } catch (TorchException e) {
+            return;
+        }
+        if (n == classes) return;
+        if (n > 0 && classes == 0)
+            throw new InvalidInputException("--generator " + file + " is class-conditional (num_classes " + n + "): give --classes " + n + " (and --label K for one class)");
+        if (n > 0) throw new InvalidInputException("--classes " + classes + " disagrees with the generator's num_classes " + n);
+        throw new InvalidInputException("--generator " + file + " is unconditional (num_classes 0): drop --classes");
+    }
+
     /** The generator's latent shape: its {@code latent_shape} attribute, else {@code --latent-dim}. */
     static long[] latentShape(ScriptModule gen, Path file, long[] latentDim) {
         long[] attr = null;

@@ -48,7 +48,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "demo-out", paramLabel = "DIR", description = "Output folder (a previous demo there is replaced).")
     Path out;
 
-    @Option(names = "--steps", defaultValue = "2000", paramLabel = "N", description = "Training steps (generator updates).")
+    @Option(names = "--steps", defaultValue = "6000", paramLabel = "N", description = "Training steps (generator updates).")
     long steps;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of everything random.")

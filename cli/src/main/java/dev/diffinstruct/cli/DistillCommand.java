@@ -15,6 +15,8 @@ import java.util.concurrent.Callable;
                 "Unset options take the defaults shown; for the built-in mixture teacher, the tuned values shown after it.", "",
                 "Example: ./diffinstruct distill --teacher builtin:mixture --out demo-out",
                 "         ./diffinstruct distill --teacher edm.pt --data-shape 3,32,32 --out run1 --lr-g 1e-5",
+                "         ./diffinstruct distill --teacher cond.pt --classes 10 --data-shape 3,32,32 --out run2",
+                "         ./diffinstruct distill --teacher vp.pt --teacher-kind vp-eps --beta-min 0.1 --beta-max 20 --out run3",
                 ""})
 final class DistillCommand implements Callable<Integer> {
     @Mixin
@@ -24,7 +26,8 @@ final class DistillCommand implements Callable<Integer> {
     DistillOptions options;
 
     @Option(names = "--generator", paramLabel = "FILE.pt|builtin:mlp",
-            description = "Initial generator forward(z) -> x (default: g(z) = D(s z, s) from a copy of the teacher; builtin:mlp for a teacher without parameters).")
+            description = "Initial generator forward(z) -> x, or forward(z, class_labels) with --classes (default: g(z) = D(s z, s) from a copy "
+                    + "of the teacher; builtin:mlp for a teacher without parameters).")
     String generator;
 
     @Spec

@@ -15,8 +15,29 @@ final class DistillOptions {
     String teacher;
 
     @Option(names = "--teacher-kind", paramLabel = "KIND",
-            description = "How the teacher's forward reads: edm = forward(x, sigma) -> D(x, sigma); vp-eps, ddpm-eps, ddpm-v with their default schedules (default: edm).")
+            description = "How the teacher's forward reads: edm = forward(x, sigma) -> D(x, sigma); vp-eps = eps(x_t, t) (continuous VP-SDE); "
+                    + "ddpm-eps, ddpm-v = eps or v (x_t, t int64) (discrete DDPM) (default: edm).")
     String teacherKind;
+
+    @Option(names = "--beta-min", paramLabel = "B", description = "vp-eps: beta(0) (default: 0.1).")
+    Double betaMin;
+
+    @Option(names = "--beta-max", paramLabel = "B", description = "vp-eps: beta(1) (default: 20).")
+    Double betaMax;
+
+    @Option(names = "--time-scale", paramLabel = "S", description = "vp-eps: the network gets t times this (999 for nets taking t in DDPM step units) (default: 1).")
+    Double timeScale;
+
+    @Option(names = "--schedule", paramLabel = "linear|cosine", description = "ddpm-*: beta schedule (linear 1e-4..0.02, or Nichol & Dhariwal's cosine) (default: linear).")
+    String schedule;
+
+    @Option(names = "--ddpm-steps", paramLabel = "T", description = "ddpm-*: number of steps of the table (default: 1000).")
+    Integer ddpmSteps;
+
+    @Option(names = "--classes", paramLabel = "C",
+            description = "Classes of a class-conditional teacher forward(x, sigma, class_labels one-hot [N, C]); labels are drawn uniformly, "
+                    + "the generator becomes forward(z, class_labels) and the fake score is conditional too (default: 0 = unconditional).")
+    Integer classes;
 
     @Option(names = "--fake", paramLabel = "FILE.pt|builtin:mlp",
             description = "Initial fake score D_phi, EDM convention (default: a trainable copy of the teacher; builtin:mlp for a teacher without parameters).")
@@ -27,7 +48,7 @@ final class DistillOptions {
     long[] dataShape;
 
     @Option(names = "--latent-dim", hideParamSyntax = true, paramLabel = "L[,...]", split = ",",
-            description = "The generator's latent shape (default: its latent_shape attribute; the data shape for generators made here).")
+            description = "The generator's latent shape (default: its latent_shape attribute; the data shape for generators made here; builtin:mixture: 16).")
     long[] latentShape;
 
     @Option(names = "--init-sigma", paramLabel = "S",
@@ -69,7 +90,7 @@ final class DistillOptions {
     @Option(names = "--no-dropout", description = "Run teacher and fake score in eval mode (default: train mode, same dropout masks in both).")
     boolean noDropout;
 
-    @Option(names = "--steps", paramLabel = "N", description = "Total iterations, warm-up included (default: 2000).")
+    @Option(names = "--steps", paramLabel = "N", description = "Total iterations, warm-up included (default: 2000; builtin:mixture: 6000).")
     Long steps;
 
     @Option(names = "--batch", paramLabel = "N", description = "Samples per update (default: 256).")
@@ -100,7 +121,7 @@ final class DistillOptions {
     @Option(names = "--seed", paramLabel = "N", description = "Seed of everything random; the same seed gives the same run on CPU (default: 0).")
     Long seed;
 
-    @Option(names = "--device", paramLabel = "DEV", description = "cpu, cuda or cuda:N (default: cpu).")
+    @Option(names = "--device", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N (default: auto).")
     String device;
 
     @Option(names = "--out", paramLabel = "DIR", required = true,
@@ -144,6 +165,12 @@ final class DistillOptions {
         DistillConfig c = DistillConfig.BUILTIN_MIXTURE.equals(t) ? DistillConfig.mixtureDefaults() : new DistillConfig();
         c.teacher = t;
         if (teacherKind != null) c.teacherKind = teacherKind;
+        if (betaMin != null) c.betaMin = betaMin;
+        if (betaMax != null) c.betaMax = betaMax;
+        if (timeScale != null) c.timeScale = timeScale;
+        if (schedule != null) c.schedule = schedule;
+        if (ddpmSteps != null) c.ddpmSteps = ddpmSteps;
+        if (classes != null) c.classes = classes;
         if (generator != null) {
             c.generator = generator;
             if (!DistillConfig.BUILTIN_MLP.equals(generator)) c.latentShape = null; // the file's latent_shape, unless --latent-dim
@@ -177,7 +204,8 @@ final class DistillOptions {
         if (gradClip != null) c.gradClip = gradClip;
         if (emaHalflife != null) c.emaHalflife = emaHalflife;
         if (seed != null) c.seed = seed;
-        if (device != null) c.device = device;
+        // resolved here, so that config.json (and a resumed run) names the concrete device
+        c.device = dev.diffinstruct.torch.Device.parse(device == null ? "auto" : device).toString();
         c.out = out;
         if (logEvery != null) c.logEvery = logEvery;
         if (ckptEvery != null) c.ckptEvery = ckptEvery;

@@ -6,7 +6,11 @@ import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
+import dev.diffinstruct.trainer.distill.DistillConfig;
+import dev.diffinstruct.trainer.metrics.EnergyDistance;
 import dev.diffinstruct.trainer.metrics.Features;
+import dev.diffinstruct.trainer.metrics.ModeCoverage;
 import dev.diffinstruct.trainer.metrics.FrechetDistance;
 import dev.diffinstruct.trainer.metrics.PrecisionRecall;
 import picocli.CommandLine.ArgGroup;
@@ -26,8 +30,10 @@ import java.util.concurrent.Callable;
         description = {"Compare samples (an .npy file, or drawn from a generator) with reference data. With --features F.pt "
                 + "(a TorchScript network forward(x) -> [N, F], e.g. an Inception feature extractor): Frechet distance "
                 + "(FID) and precision/recall (k-NN manifolds) in that feature space. Without it, for low-dimensional "
-                + "data [N, D]: the same metrics on the data themselves.", "",
+                + "data [N, D]: the same metrics on the data themselves, the energy distance, and with --modes how the "
+                + "samples spread over the modes of a mixture.", "",
                 "Example: ./diffinstruct eval --samples samples.npy --reference data.npy", "",
+                "Example: ./diffinstruct eval --generator demo-out/generator.pt --n 4000 --reference ring.npy --modes builtin:mixture", "",
                 "Example: ./diffinstruct eval --generator out/generator.pt --n 10000 --reference cifar.npy --features inception.pt"})
 final class EvalCommand implements Callable<Integer> {
     @Mixin
@@ -68,8 +74,16 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "With --generator: classes of a class-conditional generator (random labels).")
     int classes;
 
-    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu, cuda or cuda:N.")
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N.")
     String device;
+
+    @Option(names = "--modes", paramLabel = "M.npy|builtin:mixture",
+            description = "Low-dimensional data: mode coverage over these mode centres, [K, D] (weights: the reference's share nearest to "
+                    + "each centre; std: --mode-std or estimated from the reference), or the built-in 8-mode ring mixture.")
+    String modes;
+
+    @Option(names = "--mode-std", paramLabel = "S", description = "With --modes M.npy: the std of every mode (unset: estimated per mode from the reference).")
+    Double modeStd;
 
     @Spec
     CommandSpec spec;
@@ -106,6 +120,7 @@ final class EvalCommand implements Callable<Integer> {
                 fr = ref.to(DType.FLOAT64);
                 space = "data space";
                 lowDimMetrics(x, ref, out);
+                modeCoverage(x, ref, out);
             }
             double fd = FrechetDistance.between(fx, fr);
             out.printf("frechet distance (%s): %.6g%n", space, fd);
@@ -122,26 +137,80 @@ final class EvalCommand implements Callable<Integer> {
         if (classes < 0) throw new InvalidInputException("--classes must be >= 0, got " + classes);
         try (ScriptModule gen = CliIo.loadModule(source.generator, "--generator", dev)) {
             gen.train(false);
+            CliIo.checkClasses(gen, source.generator, classes);
             long[] latent = CliIo.latentShape(gen, source.generator, latentDim);
             long[] labels = CliIo.labels(n, classes, -1, seed);
             return CliIo.runGenerator(gen, source.generator, n, latent, batch, seed, labels, classes, dev, spec.commandLine().getErr());
         }
     }
 
-    /**
-     * Hook for the low-dimensional metrics of the distillation runs.
-     * TODO(distill merge): trainer.metrics.EnergyDistance and ModeCoverage are written on the
-     * distill branch (not in main when this was written). Once merged, print here
-     * {@code EnergyDistance.between(samples, reference)} and, when the data come from the built-in
-     * mixture (an option such as {@code --mixture ring}), {@code ModeCoverage.of(teacher, samples)}.
-     */
+    /** Low-dimensional data [N, D]: means, stds and the energy distance to the reference. */
     private static void lowDimMetrics(Tensor samples, Tensor reference, PrintWriter out) {
         try (Scope s = Scope.open()) {
             Tensor m1 = samples.to(DType.FLOAT64).mean(new long[] {0}, false), m2 = reference.to(DType.FLOAT64).mean(new long[] {0}, false);
             Tensor s1 = samples.to(DType.FLOAT64).std(new long[] {0}, false), s2 = reference.to(DType.FLOAT64).std(new long[] {0}, false);
             out.printf("mean: samples %s, reference %s%n", fmt(m1.toDoubleArray()), fmt(m2.toDoubleArray()));
             out.printf("std:  samples %s, reference %s%n", fmt(s1.toDoubleArray()), fmt(s2.toDoubleArray()));
+            if (samples.size(0) >= 2 && reference.size(0) >= 2)
+                out.printf("energy distance: %.6g%n", EnergyDistance.between(samples, reference));
         }
+    }
+
+    /** With --modes: the samples' (and for comparison the reference's) spread over the modes. */
+    private void modeCoverage(Tensor samples, Tensor reference, PrintWriter out) {
+        if (modes == null) {
+            if (modeStd != null) throw new InvalidInputException("--mode-std needs --modes M.npy");
+            return;
+        }
+        try (Scope s = Scope.open()) {
+            MixtureTeacher mix = mixture(samples.size(1), reference.to(DType.FLOAT32));
+            out.printf("modes (%s): samples: %s%n", modes, ModeCoverage.of(mix, samples.to(DType.FLOAT32)));
+            out.printf("modes (%s): reference: %s%n", modes, ModeCoverage.of(mix, reference.to(DType.FLOAT32)));
+        }
+    }
+
+    /** The mixture --modes describes, for data of dimension {@code dim}. */
+    private MixtureTeacher mixture(long dim, Tensor reference) {
+        if (DistillConfig.BUILTIN_MIXTURE.equals(modes)) {
+            if (modeStd != null) throw new InvalidInputException("--mode-std applies to --modes M.npy, not " + modes);
+            if (dim != 2) throw new InvalidInputException("--modes " + modes + " is 2-d, but the samples are " + dim + "-d");
+            return MixtureTeacher.defaultRing();
+        }
+        if (modeStd != null && !(modeStd > 0 && Double.isFinite(modeStd)))
+            throw new InvalidInputException("--mode-std must be > 0, got " + modeStd);
+        Tensor centres = CliIo.readNpy(Path.of(modes), "--modes");
+        if (centres.dim() != 2 || centres.size(1) != dim || centres.size(0) < 1)
+            throw new InvalidInputException("--modes " + modes + " must hold mode centres [K, " + dim + "], got " + Arrays.toString(centres.shape()));
+        if (!centres.to(DType.FLOAT64).allFinite()) throw new InvalidInputException("--modes " + modes + " contains NaN or infinite values");
+        int k = Math.toIntExact(centres.size(0));
+        double[] flat = centres.to(DType.FLOAT64).contiguous().toDoubleArray();
+        double[][] mu = new double[k][(int) dim];
+        for (int i = 0; i < k; i++) System.arraycopy(flat, i * (int) dim, mu[i], 0, (int) dim);
+        double[] ones = new double[k], uniform = new double[k];
+        Arrays.fill(ones, 1);
+        Arrays.fill(uniform, 1.0 / k);
+        // the reference, assigned to the nearest centre, gives each mode's weight (and std)
+        long[] idx = new MixtureTeacher(mu, ones, uniform).nearestMode(reference).toLongArray();
+        float[] ref = reference.contiguous().toFloatArray();
+        long[] count = new long[k];
+        double[] sq = new double[k];
+        for (int r = 0; r < idx.length; r++) {
+            int c = (int) idx[r];
+            count[c]++;
+            for (int j = 0; j < dim; j++) {
+                double d = ref[r * (int) dim + j] - mu[c][j];
+                sq[c] += d * d;
+            }
+        }
+        double[] w = new double[k], std = new double[k];
+        for (int i = 0; i < k; i++) {
+            if (count[i] == 0) throw new InvalidInputException("--modes " + modes + ": no reference sample is nearest to mode " + i + " " + Arrays.toString(mu[i]));
+            w[i] = count[i] / (double) idx.length;
+            std[i] = modeStd != null ? modeStd : Math.max(1e-12, Math.sqrt(sq[i] / (count[i] * dim)));
+        }
+        double sum = Arrays.stream(w).sum();
+        for (int i = 0; i < k; i++) w[i] /= sum;
+        return new MixtureTeacher(mu, std, w);
     }
 
     private static String fmt(double[] v) {

@@ -24,7 +24,8 @@ final class RefineCommand implements Callable<Integer> {
     DistillOptions options;
 
     @Option(names = "--generator", paramLabel = "FILE.pt", required = true,
-            description = "The generator to refine: TorchScript forward(z) -> x (latent shape from --latent-dim or its latent_shape attribute).")
+            description = "The generator to refine: TorchScript forward(z) -> x, or forward(z, class_labels) with --classes (latent shape from "
+                    + "--latent-dim or its latent_shape attribute).")
     String generator;
 
     @Spec

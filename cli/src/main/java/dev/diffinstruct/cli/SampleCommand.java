@@ -51,7 +51,7 @@ final class SampleCommand implements Callable<Integer> {
     @Option(names = "--label", defaultValue = "-1", paramLabel = "K", description = "Class of every sample (-1: uniformly random).")
     int label;
 
-    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu, cuda or cuda:N.")
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N.")
     String device;
 
     @Spec
@@ -68,6 +68,7 @@ final class SampleCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         try (ScriptModule gen = CliIo.loadModule(generator, "--generator", dev); Scope s = Scope.open()) {
             gen.train(false);
+            CliIo.checkClasses(gen, generator, classes);
             long[] latent = CliIo.latentShape(gen, generator, latentDim);
             long[] labels = CliIo.labels(n, classes, label, seed);
             Tensor x = CliIo.runGenerator(gen, generator, n, latent, batch, seed, labels, classes, dev, err);

@@ -37,7 +37,7 @@ class DemoCommandTest {
         List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
         assertTrue(metrics.size() >= 2 && metrics.getLast().contains("\"step\":150"), metrics.getLast());
         try (Scope s = Scope.open(); ScriptModule g = ScriptModule.load(out.resolve("generator.pt"))) {
-            assertArrayEquals(new long[] {2}, g.getIntList("latent_shape"));
+            assertArrayEquals(new long[] {16}, g.getIntList("latent_shape"));
             Tensor samples = Npy.read(out.resolve("generator_samples.npy"));
             assertArrayEquals(new long[] {DemoCommand.SAMPLES, 2}, samples.shape());
             assertTrue(samples.allFinite());

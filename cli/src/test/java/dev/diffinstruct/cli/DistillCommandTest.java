@@ -1,6 +1,9 @@
 package dev.diffinstruct.cli;
 
+import dev.diffinstruct.torch.Npy;
 import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,13 +44,13 @@ class DistillCommandTest {
             String h = r.out().replaceAll("\\s+", "");
             assertTrue(h.contains("Example:./diffinstruct" + cmd), h);
             for (String s : new String[] {"default: " + fmt(d.lrG) + "; builtin:mixture: " + fmt(m.lrG),
-                    "default: " + fmt(d.lrF) + "; builtin:mixture: " + fmt(m.lrF), "default: " + d.steps + ")", "default: " + d.batch + ")",
+                    "default: " + fmt(d.lrF) + "; builtin:mixture: " + fmt(m.lrF), "default: " + d.steps + "; builtin:mixture: " + m.steps + ")", "default: " + d.batch + ")",
                     "default: " + d.fakeSteps + "; builtin:mixture: " + m.fakeSteps, "default: " + d.warmupFake + "; builtin:mixture: " + m.warmupFake,
                     "default: " + d.pMean + "; builtin:mixture: " + m.pMean, "default: " + d.pStd + "; builtin:mixture: " + m.pStd,
                     "default: " + d.initSigma + ";", "default: " + d.sidAlpha + ")", "default: " + d.sigmaData + ")", "default: " + d.hidden + ")",
                     "default: " + d.layers + ")", "default: " + d.logEvery + ")", "default: " + d.ckptEvery + ")", "default: " + d.keepCheckpoints + ")",
                     "default: 0,0.999)", "default: 0)", "default: 0; builtin:mixture: 20000)", "default: sigma2)", "default: lognormal)",
-                    "default: edm)", "default: cpu)", "default: 0.002)", "default: 80)"})
+                    "default: edm)", "default: auto)", "default: 0.002)", "default: 80)"})
                 assertTrue(h.contains(s.replace(" ", "")), cmd + " --help lacks '" + s + "'");
         }
         assertEquals(0.0, d.beta1);
@@ -126,6 +129,87 @@ class DistillCommandTest {
 
         Run betas = run("distill", "--out", dir.resolve("v").toString(), "--betas", "0.9");
         assertEquals(2, betas.code());
+    }
+
+    /** A class-conditional 8-mode ring teacher file: class c is components 2c and 2c+1. */
+    private Path conditionalRing() {
+        double[][] w = new double[4][8];
+        for (int c = 0; c < 4; c++) w[c][2 * c] = w[c][2 * c + 1] = 0.5;
+        Path t = dir.resolve("cond-ring.pt");
+        try (ScriptModule m = MixtureTeacher.defaultRing().toConditionalModule(w)) {
+            m.save(t);
+        }
+        return t;
+    }
+
+    @Test
+    void classConditionalDistillThenSampleOneClass() throws Exception {
+        Path t = conditionalRing(), out = dir.resolve("cond");
+        Run r = run("distill", "--teacher", t.toString(), "--classes", "4", "--out", out.toString(), "--steps", "300", "--batch", "128",
+                "--hidden", "64", "--lr-g", "1e-3", "--lr-f", "2e-3", "--fake-steps", "2", "--warmup-fake", "50", "--p-mean", "-2",
+                "--p-std", "1.5", "--ema-halflife", "5000", "--log-every", "100", "--snapshot-every", "150");
+        assertEquals(0, r.code(), r.out() + r.err());
+        try (var snaps = Files.list(out.resolve("snapshots"))) {
+            assertTrue(snaps.count() >= 1, "snapshots of a conditional run (every class in turn)");
+        }
+        assertTrue(Files.readString(out.resolve("config.json")).contains("\"classes\": 4"));
+
+        Path x = dir.resolve("class1.npy");
+        Run s = run("sample", "--generator", out.resolve("generator_ema.pt").toString(), "--classes", "4", "--label", "1", "--n", "400",
+                "--out", x.toString());
+        assertEquals(0, s.code(), s.out() + s.err());
+        assertTrue(s.out().contains("class1.labels.npy"), s.out());
+        try (Scope sc = Scope.open()) {
+            long[] labels = Npy.read(dir.resolve("class1.labels.npy")).toLongArray();
+            assertEquals(400, labels.length);
+            for (long l : labels) assertEquals(1, l);
+            long[] modes = MixtureTeacher.defaultRing().nearestMode(Npy.read(x)).toLongArray();
+            long on = java.util.Arrays.stream(modes).filter(m -> m == 2 || m == 3).count();
+            System.out.println("CLI conditional distill, 300 steps: class 1 samples on its components " + on + "/400 (chance 100)");
+            assertTrue(on > 320, on + "/400");
+        }
+        // in Python: forward(z, class_labels), latent_shape and num_classes
+        String py = python("""
+                import sys, torch
+                g = torch.jit.load(sys.argv[1])
+                z = torch.randn(3, *list(g.latent_shape))
+                print(g.num_classes, tuple(g(z, torch.eye(4)[:3]).shape))
+                """, out.resolve("generator.pt").toString());
+        assertEquals("4 (3, 2)", py.strip());
+
+        Run noClasses = run("sample", "--generator", out.resolve("generator.pt").toString(), "--n", "10", "--out", dir.resolve("n.npy").toString());
+        assertEquals(2, noClasses.code());
+        assertTrue(noClasses.err().contains("give --classes 4"), noClasses.err());
+
+        // the teacher and --classes must agree
+        Path ring = dir.resolve("ring.pt");
+        try (ScriptModule m = MixtureTeacher.defaultRing().toModule()) {
+            m.save(ring);
+        }
+        Run a = run("distill", "--teacher", ring.toString(), "--data-shape", "2", "--classes", "4", "--out", dir.resolve("c1").toString());
+        assertEquals(2, a.code(), a.err());
+        assertEquals(1, a.err().strip().lines().count(), a.err());
+        assertTrue(a.err().contains("drop --classes"), a.err());
+        Run b = run("distill", "--teacher", t.toString(), "--out", dir.resolve("c2").toString());
+        assertEquals(2, b.code(), b.err());
+        assertTrue(b.err().contains("give --classes 4"), b.err());
+    }
+
+    @Test
+    void scheduleFlagsAreStoredInTheConfig() throws Exception {
+        Path out = dir.resolve("sched");
+        Run r = run("distill", "--out", out.toString(), "--steps", "2", "--batch", "8", "--hidden", "8", "--warmup-fake", "0",
+                "--beta-min", "0.05", "--beta-max", "15", "--time-scale", "999", "--schedule", "cosine", "--ddpm-steps", "500");
+        assertEquals(0, r.code(), r.out() + r.err());
+        String cfg = Files.readString(out.resolve("config.json"));
+        for (String s : new String[] {"\"betaMin\": 0.05", "\"betaMax\": 15.0", "\"timeScale\": 999.0", "\"schedule\": \"cosine\"", "\"ddpmSteps\": 500"})
+            assertTrue(cfg.contains(s), s + " in " + cfg);
+        Run bad = run("distill", "--out", dir.resolve("s2").toString(), "--schedule", "sqrt");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--schedule"), bad.err());
+        Run bad2 = run("distill", "--out", dir.resolve("s3").toString(), "--beta-min", "30");
+        assertEquals(2, bad2.code());
+        assertTrue(bad2.err().contains("--beta-min"), bad2.err());
     }
 
     static String python(String source, String... args) throws Exception {

@@ -247,6 +247,66 @@ class SamplingCommandsTest {
         assertUsageError(run("eval", "--reference", refs.toString()), "--samples");
     }
 
+    @Test
+    void evalEnergyDistanceAndModeCoverage() {
+        Path samples = dir.resolve("mc_s.npy"), refs = dir.resolve("mc_r.npy"), collapsed = dir.resolve("mc_c.npy"), centres = dir.resolve("mc_m.npy");
+        MixtureTeacher ring8 = MixtureTeacher.defaultRing();
+        try (Scope s = Scope.open(); Generator g = new Generator(6)) {
+            Npy.write(samples, ring8.sample(g, 800));
+            Npy.write(refs, ring8.sample(g, 800).to(DType.FLOAT64));
+            // every sample near mode 0 (1, 0)
+            Npy.write(collapsed, Tensor.randn(g, 800, 2).mul(0.08).add(Tensor.of(new float[] {1f, 0f}, 1, 2)));
+            float[] mu = new float[16];
+            for (int i = 0; i < 8; i++) {
+                mu[2 * i] = (float) ring8.means()[i][0];
+                mu[2 * i + 1] = (float) ring8.means()[i][1];
+            }
+            Npy.write(centres, Tensor.of(mu, 8, 2));
+        }
+        Run good = run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", "builtin:mixture");
+        assertEquals(0, good.code, good.toString());
+        Run bad = run("eval", "--samples", collapsed.toString(), "--reference", refs.toString(), "--modes", centres.toString());
+        assertEquals(0, bad.code, bad.toString());
+        System.out.println("eval of ring samples:\n" + good.out + "eval of collapsed samples:\n" + bad.out);
+        double edGood = energy(good.out), edBad = energy(bad.out);
+        assertTrue(edGood < 0.01 && edBad > 0.3, edGood + ", " + edBad);
+        assertTrue(good.out.contains("modes (builtin:mixture): samples: modes covered 8/8"), good.out);
+        assertTrue(bad.out.contains("samples: modes covered 1/8"), bad.out);
+        assertTrue(bad.out.contains("reference: modes covered 8/8"), bad.out);
+        Run fixedStd = run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", centres.toString(), "--mode-std", "0.08");
+        assertEquals(0, fixedStd.code, fixedStd.toString());
+        assertTrue(fixedStd.out.contains("samples: modes covered 8/8"), fixedStd.out);
+
+        assertOneLineError(run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", ring.toString()), "--modes");
+        assertOneLineError(run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--mode-std", "0.1"), "needs --modes");
+        assertOneLineError(run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", centres.toString(),
+                "--mode-std", "-1"), "--mode-std must be > 0");
+    }
+
+    private static double energy(String out) {
+        for (String l : out.split("\n")) if (l.startsWith("energy distance: ")) return Double.parseDouble(l.substring(17).strip());
+        throw new AssertionError("no energy distance in " + out);
+    }
+
+    @Test
+    void sampleChecksTheGeneratorsClassCount() {
+        Path g = dir.resolve("nc.pt");
+        try (ScriptModule m = ScriptModule.create("NcGen")) {
+            m.setAttribute("latent_shape", new long[] {2});
+            m.setAttribute("num_classes", 3L);
+            m.define("""
+                    def forward(self, z: Tensor, class_labels: Tensor) -> Tensor:
+                        return z * 0.01 + class_labels[:, :2] * 10.0
+                    """);
+            m.save(g);
+        }
+        Path o = dir.resolve("nc.npy");
+        assertOneLineError(run("sample", "--generator", g.toString(), "--out", o.toString()), "give --classes 3");
+        assertOneLineError(run("sample", "--generator", g.toString(), "--classes", "4", "--out", o.toString()), "disagrees");
+        assertEquals(0, run("sample", "--generator", g.toString(), "--classes", "3", "--label", "1", "--n", "5", "--out", o.toString()).code);
+        assertTrue(Files.exists(dir.resolve("nc.labels.npy")));
+    }
+
     // ---- help ----------------------------------------------------------------------------------------
 
     @Test

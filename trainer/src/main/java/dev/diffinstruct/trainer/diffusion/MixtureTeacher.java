@@ -91,6 +91,51 @@ public record MixtureTeacher(double[][] means, double[] stds, double[] weights) 
         }
     }
 
+    /**
+     * The exact denoiser of a class-conditional version of this mixture as an EDM-convention
+     * TorchScript module {@code forward(x[N, D], sigma[N], class_labels[N, C] one-hot)} (caller
+     * closes it): class c re-weights the components by {@code classWeights[c]} (a row of C x K
+     * non-negative weights summing to 1; a 0 excludes a component from the class). The module has
+     * attributes {@code num_classes} and {@code data_shape}.
+     */
+    public ScriptModule toConditionalModule(double[][] classWeights) {
+        int k = components();
+        if (classWeights.length == 0) throw new IllegalArgumentException("need at least one class");
+        float[] flat = new float[classWeights.length * k];
+        for (int c = 0; c < classWeights.length; c++) {
+            if (classWeights[c].length != k) throw new IllegalArgumentException("class " + c + " needs " + k + " weights");
+            double sum = 0;
+            for (int i = 0; i < k; i++) {
+                if (!(classWeights[c][i] >= 0)) throw new IllegalArgumentException("class weights must be >= 0");
+                sum += classWeights[c][i];
+                flat[c * k + i] = (float) classWeights[c][i];
+            }
+            if (Math.abs(sum - 1) > 1e-6) throw new IllegalArgumentException("the weights of class " + c + " must sum to 1, got " + sum);
+        }
+        try (Scope s = Scope.open()) {
+            ScriptModule m = ScriptModule.create("ConditionalGaussianMixtureDenoiser");
+            m.registerBuffer("means", meansTensor());
+            m.registerBuffer("var", vec(stds).square());
+            m.registerBuffer("class_weights", Tensor.of(flat, classWeights.length, k));
+            m.setAttribute("num_classes", (long) classWeights.length);
+            m.setAttribute("data_shape", new long[] {dim()});
+            m.define("""
+                    def forward(self, x: Tensor, sigma: Tensor, class_labels: Tensor) -> Tensor:
+                        s2 = (sigma * sigma).reshape(-1, 1)
+                        var = self.var.reshape(1, -1) + s2
+                        diff = x.unsqueeze(1) - self.means.unsqueeze(0)
+                        d2 = (diff * diff).sum(-1)
+                        dim = float(x.size(1))
+                        log_w = torch.log(torch.clamp(class_labels.to(x.dtype).matmul(self.class_weights), min=1e-30))
+                        logits = log_w - 0.5 * d2 / var - 0.5 * dim * torch.log(var)
+                        r = torch.softmax(logits, dim=1)
+                        post = (self.var.reshape(1, -1, 1) * x.unsqueeze(1) + s2.unsqueeze(-1) * self.means.unsqueeze(0)) / var.unsqueeze(-1)
+                        return (r.unsqueeze(-1) * post).sum(1)
+                    """);
+            return m;
+        }
+    }
+
     /** n exact samples of the mixture, [n, dim], float32 on the CPU. */
     public Tensor sample(Generator g, long n) {
         Tensor out;

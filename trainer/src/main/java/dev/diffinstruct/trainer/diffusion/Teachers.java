@@ -50,6 +50,7 @@ public final class Teachers {
         try (Scope scope = Scope.open()) {
             m.registerModule("net", raw);
             m.setAttribute("num_classes", (long) spec.classes());
+            copyDataShape(raw, m);
             switch (spec.kind()) {
                 case EDM -> { }
                 case VP_EPS -> {
@@ -76,6 +77,16 @@ public final class Teachers {
             return m;
         } finally {
             if (!ok) m.close();
+        }
+    }
+
+    /** The raw network's {@code data_shape} attribute (a list of ints), if it has one, on the view too. */
+    private static void copyDataShape(ScriptModule raw, ScriptModule view) {
+        if (!raw.hasAttribute("data_shape")) return;
+        try {
+            view.setAttribute("data_shape", raw.getIntList("data_shape"));
+        } catch (TorchException e) {
+            // not a list of ints: the caller asks for the data shape instead
         }
     }
 

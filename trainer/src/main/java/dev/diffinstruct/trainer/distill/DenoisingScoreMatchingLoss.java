@@ -35,16 +35,16 @@ public final class DenoisingScoreMatchingLoss {
     }
 
     /**
-     * The same loss for a class-conditional denoiser {@code forward(x, sigma, class_labels)};
-     * {@code classLabels} (e.g. one-hot [N, K]) is passed through as the third argument, or left
-     * out when null.
+     * As {@link #loss(ScriptModule, Tensor, Tensor, Tensor)} for a class-conditional denoiser
+     * {@code forward(x, sigma, class_labels)}: {@code labels} (one-hot [N, C]) are the classes x
+     * were drawn for; null for an unconditional one.
      */
-    public Tensor loss(ScriptModule denoiser, Tensor x, Tensor sigma, Tensor eps, Tensor classLabels) {
+    public Tensor loss(ScriptModule denoiser, Tensor x, Tensor sigma, Tensor eps, Tensor labels) {
         Tensor out;
         try (Scope s = Scope.open()) {
             Tensor sb = perSample(sigma, x.dim());
-            Tensor noisy = x.add(eps.mul(sb));
-            Tensor d = classLabels == null ? denoiser.forward(noisy, sigma) : denoiser.forward(noisy, sigma, classLabels);
+            Tensor xn = x.add(eps.mul(sb));
+            Tensor d = labels == null ? denoiser.forward(xn, sigma) : denoiser.forward(xn, sigma, labels);
             Tensor w = perSample(weight(sigma), x.dim());
             out = s.keep(d.sub(x).square().mul(w).sum().div(x.size(0)));
         }

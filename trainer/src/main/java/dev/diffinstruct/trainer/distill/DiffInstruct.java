@@ -117,9 +117,10 @@ public final class DiffInstruct implements AutoCloseable {
      * checkpoint's configuration is used, except for the options of a resumed run may change
      * ({@code steps}, {@code logEvery}, {@code ckptEvery}, {@code keepCheckpoints}; the RNG states tie a run to its device);
      * other differences are reported to the listener. The teacher is loaded again from the
-     * checkpoint's configuration, through {@code adapters}. Empty if there is no checkpoint.
+     * checkpoint's configuration (its kind, schedule and classes), through {@code adapters}.
+     * Empty if there is no checkpoint.
      */
-    public static Optional<DiffInstruct> resume(DistillConfig requested, Function<String, TeacherAdapter> adapters, TrainingListener listener) {
+    public static Optional<DiffInstruct> resume(DistillConfig requested, Function<DistillConfig, TeacherAdapter> adapters, TrainingListener listener) {
         requested.validate();
         Path out = prepareOut(requested.out);
         Optional<CheckpointStore.Checkpoint> found = new CheckpointStore(out.resolve("checkpoints")).latest(listener::onMessage);
@@ -141,7 +142,7 @@ public final class DiffInstruct implements AutoCloseable {
         long[] latent = GSON.fromJson(state.get("latent_shape"), long[].class);
         long[] data = GSON.fromJson(state.get("data_shape"), long[].class);
 
-        ScriptModule teacher = Networks.teacher(cfg, adapters.apply(cfg.teacherKind), device, data);
+        ScriptModule teacher = Networks.teacher(cfg, adapters.apply(cfg), device, data);
         ScriptModule generator = null, ema = null, fake = null;
         try {
             generator = ScriptModule.load(c.part("generator.pt"), device).requiresGrad(true);
@@ -168,7 +169,7 @@ public final class DiffInstruct implements AutoCloseable {
      * The CLI's entry: resumes the run in {@code cfg.out} when {@code resume} is set and it has a
      * checkpoint, and otherwise starts a fresh one (building and checking the networks).
      */
-    public static DiffInstruct open(DistillConfig cfg, boolean resume, Function<String, TeacherAdapter> adapters, TrainingListener listener) {
+    public static DiffInstruct open(DistillConfig cfg, boolean resume, Function<DistillConfig, TeacherAdapter> adapters, TrainingListener listener) {
         if (resume) {
             Optional<DiffInstruct> r = resume(cfg, adapters, listener);
             if (r.isPresent()) return r.get();
@@ -176,7 +177,7 @@ public final class DiffInstruct implements AutoCloseable {
         }
         cfg.validate();
         prepareOut(cfg.out);
-        Networks nets = Networks.resolve(cfg, adapters.apply(cfg.teacherKind));
+        Networks nets = Networks.resolve(cfg, adapters.apply(cfg));
         try {
             return start(cfg, nets);
         } catch (RuntimeException e) {
@@ -262,12 +263,13 @@ public final class DiffInstruct implements AutoCloseable {
             double gradNormF = Double.NaN;
             for (int k = 0; k < cfg.fakeSteps; k++) {
                 Tensor x;
+                Tensor labels = labels(n); // null when unconditional; DSM sees the labels the samples were made with
                 try (var noGrad = Torch.noGrad()) {
-                    x = generator.forward(latents(n));
+                    x = labels == null ? generator.forward(latents(n)) : generator.forward(latents(n), labels);
                 }
                 Tensor sigma = sigmas.sample(rng, n);
                 Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, x.shape());
-                lossF = dsm.loss(fake, x, sigma, eps);
+                lossF = dsm.loss(fake, x, sigma, eps, labels);
                 optF.zeroGrad();
                 lossF.backward();
                 gradNormF = guardedStep(optF, fake, "fake score", listener);
@@ -278,10 +280,11 @@ public final class DiffInstruct implements AutoCloseable {
 
             // 2. Generator: x = g(z), diffused to x_sigma = x + sigma eps, moved along
             //    grad_x = w(sigma) (score_fake - score_teacher)(x_sigma) through the surrogate loss.
+            Tensor labels = labels(n);
             Tensor z = latents(n);
             Tensor sigma = sigmas.sample(rng, n);
             Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, Networks.prepend(n, dataShape));
-            Tensor lossG = generatorLoss(generator, teacher, fake, ikl, cfg.trainMode, z, sigma, eps);
+            Tensor lossG = generatorLoss(generator, teacher, fake, ikl, cfg.trainMode, z, sigma, eps, labels);
             optG.zeroGrad();
             lossG.backward();
             double gradNormG = guardedStep(optG, generator, "generator", listener);
@@ -298,27 +301,47 @@ public final class DiffInstruct implements AutoCloseable {
         }
     }
 
+    /** {@link #generatorLoss(ScriptModule, ScriptModule, ScriptModule, IklLoss, boolean, Tensor, Tensor, Tensor, Tensor)} without labels. */
+    static Tensor generatorLoss(ScriptModule generator, ScriptModule teacher, ScriptModule fake, IklLoss ikl,
+                                boolean sameDropout, Tensor z, Tensor sigma, Tensor eps) {
+        return generatorLoss(generator, teacher, fake, ikl, sameDropout, z, sigma, eps, null);
+    }
+
     /**
      * The generator's loss for latents z, noise levels sigma and noise eps: x = g(z),
      * x_sigma = x + sigma eps, the teacher and the fake denoiser at x_sigma (without gradient,
      * except for SiD; with the same dropout masks when {@code sameDropout}), and the
-     * {@link IklLoss} surrogate whose backward gives the generator's gradient.
+     * {@link IklLoss} surrogate whose backward gives the generator's gradient. {@code labels}
+     * (one-hot [N, C], or null when unconditional) go to all three networks.
      */
     static Tensor generatorLoss(ScriptModule generator, ScriptModule teacher, ScriptModule fake, IklLoss ikl,
-                                boolean sameDropout, Tensor z, Tensor sigma, Tensor eps) {
+                                boolean sameDropout, Tensor z, Tensor sigma, Tensor eps, Tensor labels) {
         Tensor out;
         try (Scope s = Scope.open()) {
-            Tensor x = generator.forward(z);
+            Tensor x = labels == null ? generator.forward(z) : generator.forward(z, labels);
             boolean throughDenoisers = ikl.differentiatesDenoisers(); // SiD: gradients flow through both denoisers
             Tensor xSigma = (throughDenoisers ? x : x.detach()).add(eps.mul(DenoisingScoreMatchingLoss.perSample(sigma, x.dim())));
             Tensor dTeacher, dFake;
             try (var gradMode = throughDenoisers ? Torch.enableGrad() : Torch.noGrad()) {
                 byte[] dropoutState = sameDropout ? Torch.rngState() : null;
-                dTeacher = teacher.forward(xSigma, sigma);
+                dTeacher = labels == null ? teacher.forward(xSigma, sigma) : teacher.forward(xSigma, sigma, labels);
                 if (dropoutState != null) Torch.setRngState(dropoutState); // the fake sees the teacher's dropout masks
-                dFake = fake.forward(xSigma, sigma);
+                dFake = labels == null ? fake.forward(xSigma, sigma) : fake.forward(xSigma, sigma, labels);
             }
             out = s.keep(ikl.loss(x, dTeacher, dFake));
+        }
+        return out;
+    }
+
+    /**
+     * Class labels for n samples, uniform over --classes, drawn from the training generator (so a
+     * resumed run draws the same ones), one-hot float32 [n, C]; null for an unconditional run.
+     */
+    private Tensor labels(long n) {
+        if (cfg.classes == 0) return null;
+        Tensor out;
+        try (Scope s = Scope.open()) {
+            out = s.keep(Tensor.randint(rng, 0, cfg.classes, n).oneHot(cfg.classes).to(DType.FLOAT32));
         }
         return out;
     }
@@ -443,16 +466,39 @@ public final class DiffInstruct implements AutoCloseable {
         return checkpoints;
     }
 
-    /** n samples of the (EMA if {@code useEma}) generator, without gradient, in eval mode. */
+    /**
+     * n samples of the (EMA if {@code useEma}) generator, without gradient, in eval mode; in a
+     * class-conditional run sample i is of class {@code i mod classes} (every class, in turn).
+     */
     public Tensor sample(Generator g, long n, boolean useEma) {
+        long[] labels = null;
+        if (cfg.classes > 0) {
+            labels = new long[Math.toIntExact(n)];
+            for (int i = 0; i < labels.length; i++) labels[i] = i % cfg.classes;
+        }
+        return sample(g, n, useEma, labels);
+    }
+
+    /**
+     * n samples of the (EMA if {@code useEma}) generator, without gradient, in eval mode; for a
+     * class-conditional run {@code labels} holds each sample's class (int64 [n], or long[n]), else null.
+     */
+    public Tensor sample(Generator g, long n, boolean useEma, long[] labels) {
+        if ((labels != null) != (cfg.classes > 0))
+            throw new IllegalArgumentException(cfg.classes > 0 ? "this run has " + cfg.classes + " classes: give labels" : "this run is unconditional");
+        if (labels != null && labels.length != n) throw new IllegalArgumentException("need " + n + " labels, got " + labels.length);
         ScriptModule m = useEma ? ema : generator;
         boolean training = m.isTraining();
         m.train(false);
-        try (var noGrad = Torch.noGrad()) {
-            return m.forward(Tensor.randn(g, DType.FLOAT32, device, Networks.prepend(n, latentShape)));
+        Tensor out;
+        try (var noGrad = Torch.noGrad(); Scope s = Scope.open()) {
+            Tensor z = Tensor.randn(g, DType.FLOAT32, device, Networks.prepend(n, latentShape));
+            out = s.keep(labels == null ? m.forward(z)
+                    : m.forward(z, dev.diffinstruct.trainer.diffusion.Teachers.oneHot(labels, cfg.classes, device)));
         } finally {
             m.train(training);
         }
+        return out;
     }
 
     @Override

@@ -9,6 +9,7 @@ import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.TorchException;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
+import dev.diffinstruct.trainer.diffusion.Teachers;
 import dev.diffinstruct.trainer.models.BuiltinModels;
 
 import java.nio.file.Path;
@@ -18,7 +19,9 @@ import java.util.List;
 
 /**
  * The three networks of a run: the frozen teacher (EDM view), the trainable generator and the
- * trainable fake score, with the latent and data shapes. {@link #resolve} builds them from a
+ * trainable fake score, with the latent and data shapes. With {@code --classes C} all three are
+ * class-conditional: teacher and fake {@code forward(x, sigma, class_labels)}, generator
+ * {@code forward(z, class_labels)}, labels one-hot [N, C]. {@link #resolve} builds them from a
  * {@link DistillConfig} and checks them on a tiny dummy batch before any training, so that bad
  * input fails fast with one clear line ({@link InvalidInputException}).
  */
@@ -39,6 +42,7 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
     public static Networks resolve(DistillConfig cfg, TeacherAdapter adapter) {
         cfg.validate();
         Device device = device(cfg.device);
+        int classes = cfg.classes;
         List<AutoCloseable> made = new ArrayList<>();
         try {
             // ---- teacher
@@ -64,10 +68,11 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
                 latentShape = userGen.getIntList("latent_shape");
             }
             if (dataShape == null && teacher.hasAttribute("data_shape")) dataShape = teacher.getIntList("data_shape");
-            if (dataShape == null && userGen != null) dataShape = tail(checkForward(userGen, "generator " + cfg.generator, device, latentShape));
+            if (userGen != null) checkClassesAttribute(userGen, "generator " + cfg.generator, classes);
+            if (dataShape == null && userGen != null) dataShape = tail(checkForward(userGen, "generator " + cfg.generator, device, latentShape, classes));
             if (dataShape == null)
                 throw new InvalidInputException("cannot tell the data shape of " + teacherName + ": give --data-shape (e.g. 3,32,32)");
-            checkDenoiser(teacher, teacherName, device, dataShape);
+            checkDenoiser(teacher, teacherName, device, dataShape, classes);
             boolean teacherTrainable = teacher.parameterCount() > 0;
 
             // ---- generator
@@ -75,23 +80,24 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
             if (userGen != null) {
                 generator = userGen;
             } else if (cfg.generator == null && teacherTrainable) {
-                generator = BuiltinModels.denoiserGenerator(teacher, cfg.initSigma, dataShape);
+                generator = BuiltinModels.denoiserGenerator(teacher, cfg.initSigma, dataShape, classes);
                 made.add(generator);
                 latentShape = dataShape;
             } else {
                 if (latentShape == null) latentShape = dataShape;
                 try (Generator init = new Generator(seed(cfg.seed, STREAM_GENERATOR_INIT))) {
-                    generator = BuiltinModels.mlpGenerator(latentShape, dataShape, cfg.hidden, cfg.layers, init);
+                    generator = BuiltinModels.mlpGenerator(latentShape, dataShape, cfg.hidden, cfg.layers, classes, init);
                 }
                 made.add(generator);
             }
             generator.to(device).requiresGrad(true);
             if (generator.parameterCount() == 0) throw new InvalidInputException("the generator has no trainable parameters");
-            long[] out = checkForward(generator, "generator", device, latentShape);
+            long[] out = checkForward(generator, "generator", device, latentShape, classes);
             if (!Arrays.equals(tail(out), dataShape))
                 throw new InvalidInputException("the generator's output shape " + Arrays.toString(tail(out))
                         + " differs from the teacher's data shape " + Arrays.toString(dataShape));
             if (!generator.hasAttribute("latent_shape")) generator.setAttribute("latent_shape", latentShape);
+            if (classes > 0 && !generator.hasAttribute("num_classes")) generator.setAttribute("num_classes", (long) classes);
 
             // ---- fake score
             ScriptModule fake;
@@ -99,7 +105,7 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
                 fake = teacher.trainableCopy();
             } else if (cfg.fake == null || DistillConfig.BUILTIN_MLP.equals(cfg.fake)) {
                 try (Generator init = new Generator(seed(cfg.seed, STREAM_FAKE_INIT))) {
-                    fake = BuiltinModels.edmMlpDenoiser(dataShape, cfg.hidden, cfg.layers, cfg.sigmaData, init);
+                    fake = BuiltinModels.edmMlpDenoiser(dataShape, cfg.hidden, cfg.layers, cfg.sigmaData, classes, init);
                 }
             } else {
                 ScriptModule loaded = load(cfg.fake);
@@ -109,7 +115,9 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
             made.add(fake);
             fake.to(device).requiresGrad(true);
             if (fake.parameterCount() == 0) throw new InvalidInputException("the fake score has no trainable parameters");
-            checkDenoiser(fake, "fake score " + (cfg.fake == null ? "(copy of the teacher)" : cfg.fake), device, dataShape);
+            String fakeName = "fake score " + (cfg.fake == null ? "(copy of the teacher)" : cfg.fake);
+            checkClassesAttribute(fake, fakeName, classes);
+            checkDenoiser(fake, fakeName, device, dataShape, classes);
 
             return new Networks(teacher, generator, fake, latentShape, dataShape);
         } catch (RuntimeException e) {
@@ -122,7 +130,7 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
     static ScriptModule teacher(DistillConfig cfg, TeacherAdapter adapter, Device device, long[] dataShape) {
         ScriptModule t = loadTeacher(cfg, adapter, device);
         try {
-            checkDenoiser(t, "teacher " + cfg.teacher, device, dataShape);
+            checkDenoiser(t, "teacher " + cfg.teacher, device, dataShape, cfg.classes);
             return t;
         } catch (RuntimeException e) {
             t.close();
@@ -139,10 +147,17 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
         } else {
             ScriptModule raw = ScriptModule.load(Path.of(cfg.teacher));
             try {
+                raw.requiresGrad(false); // frozen: the adapter's view only holds it
+                checkClassesAttribute(raw, "teacher " + cfg.teacher, cfg.classes);
                 teacher = adapter.toEdm(raw);
             } catch (TorchException e) {
                 raw.close();
                 throw new InvalidInputException("teacher " + cfg.teacher + " cannot be read as --teacher-kind " + cfg.teacherKind + ": " + e.summary(), e);
+            } catch (InvalidInputException e) {
+                String hint = e.getMessage().startsWith("teacher " + cfg.teacher) ? "" : classesHint(raw, cfg.classes);
+                raw.close();
+                throw e.getMessage().startsWith("teacher " + cfg.teacher) ? e
+                        : new InvalidInputException("teacher " + cfg.teacher + ": " + e.getMessage() + hint, e);
             }
             if (teacher != raw) raw.close();
         }
@@ -167,35 +182,43 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
         return ScriptModule.load(Path.of(file));
     }
 
-    /** Runs forward(x[2, *shape], sigma[2]); the output must have x's shape and be finite. */
-    static void checkDenoiser(ScriptModule m, String name, Device device, long[] dataShape) {
+    /**
+     * Runs forward(x[2, *shape], sigma[2]), or forward(x, sigma, class_labels[2, classes]) when
+     * {@code classes > 0}; the output must have x's shape and be finite.
+     */
+    static void checkDenoiser(ScriptModule m, String name, Device device, long[] dataShape, int classes) {
         try (Scope s = Scope.open()) {
             long[] shape = prepend(2, dataShape);
             Tensor x = Tensor.randn(null, DType.FLOAT32, device, shape).mul(0.5);
             Tensor sigma = Tensor.of(new float[] {0.5f, 2.0f}).to(device);
+            String call = classes > 0 ? "forward(x, sigma, class_labels)" : "forward(x, sigma)";
             Tensor y;
             try {
-                y = m.forward(x, sigma);
+                y = classes > 0 ? m.forward(x, sigma, dummyLabels(classes, device)) : m.forward(x, sigma);
             } catch (TorchException e) {
-                throw new InvalidInputException(name + ": forward(x, sigma) fails on a dummy batch x" + Arrays.toString(shape)
-                        + ", sigma[2]" + signatureHint(m) + ": " + e.summary(), e);
+                throw new InvalidInputException(name + ": " + call + " fails on a dummy batch x" + Arrays.toString(shape)
+                        + ", sigma[2]" + (classes > 0 ? ", class_labels[2, " + classes + "]" : "") + signatureHint(m, 2, classes)
+                        + ": " + e.summary(), e);
             }
             if (!Arrays.equals(y.shape(), shape))
-                throw new InvalidInputException(name + ": forward(x, sigma) returns shape " + Arrays.toString(y.shape())
+                throw new InvalidInputException(name + ": " + call + " returns shape " + Arrays.toString(y.shape())
                         + " for x" + Arrays.toString(shape) + " (a denoiser returns x's shape)");
             if (!y.allFinite()) throw new InvalidInputException(name + " returns NaN or Inf on a dummy batch x" + Arrays.toString(shape));
         }
     }
 
-    /** Runs forward(z[2, *latent]) and returns the output's shape. */
-    static long[] checkForward(ScriptModule g, String name, Device device, long[] latentShape) {
+    /** Runs forward(z[2, *latent]), or forward(z, class_labels[2, classes]) when {@code classes > 0}, and returns the output's shape. */
+    static long[] checkForward(ScriptModule g, String name, Device device, long[] latentShape, int classes) {
         try (Scope s = Scope.open()) {
             long[] shape = prepend(2, latentShape);
             Tensor y;
             try {
-                y = g.forward(Tensor.randn(null, DType.FLOAT32, device, shape));
+                Tensor z = Tensor.randn(null, DType.FLOAT32, device, shape);
+                y = classes > 0 ? g.forward(z, dummyLabels(classes, device)) : g.forward(z);
             } catch (TorchException e) {
-                throw new InvalidInputException(name + ": forward(z) fails on a dummy batch z" + Arrays.toString(shape) + ": " + e.summary(), e);
+                throw new InvalidInputException(name + ": " + (classes > 0 ? "forward(z, class_labels)" : "forward(z)") + " fails on a dummy batch z"
+                        + Arrays.toString(shape) + (classes > 0 ? ", class_labels[2, " + classes + "]" : "") + signatureHint(g, 1, classes)
+                        + ": " + e.summary(), e);
             }
             if (!y.allFinite()) throw new InvalidInputException(name + " returns NaN or Inf on a dummy batch z" + Arrays.toString(shape));
             if (y.dim() < 2 || y.size(0) != 2)
@@ -204,14 +227,58 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
         }
     }
 
-    private static String signatureHint(ScriptModule m) {
-        for (String sig : m.methods()) {
-            if (sig.startsWith("forward(")) {
-                int args = sig.substring(0, sig.indexOf(')') + 1).split(",").length - 1; // minus self
-                if (args != 2) return " (its forward takes " + args + " argument" + (args == 1 ? "" : "s") + ", a teacher takes (x, sigma))";
-            }
+    /** One-hot labels [2, classes] of classes 0 and 1 (or 0 twice), for the dummy forwards. */
+    private static Tensor dummyLabels(int classes, Device device) {
+        return Teachers.oneHot(new long[] {0, Math.min(1, classes - 1)}, classes, device);
+    }
+
+    /** Number of arguments of the module's forward (without self), or -1 if unknown. */
+    private static int forwardArgs(ScriptModule m) {
+        try {
+            for (String sig : m.methods())
+                if (sig.startsWith("forward(")) return sig.substring(0, sig.indexOf(')') + 1).split(",").length - 1; // minus self
+        } catch (TorchException e) {
+            return -1;
         }
+        return -1;
+    }
+
+    /**
+     * Why a forward call may have failed: its argument count against the {@code inputs} data
+     * arguments (z; or x, sigma) plus class_labels when {@code classes > 0}, with a hint about --classes.
+     */
+    private static String signatureHint(ScriptModule m, int inputs, int classes) {
+        int args = forwardArgs(m);
+        int expected = inputs + (classes > 0 ? 1 : 0);
+        if (args < 0 || args == expected) return "";
+        String want = inputs == 1 ? (classes > 0 ? "(z, class_labels)" : "(z)") : (classes > 0 ? "(x, sigma, class_labels)" : "(x, sigma)");
+        String hint = "";
+        if (classes == 0 && args == inputs + 1) hint = "; it looks class-conditional: give --classes C";
+        if (classes > 0 && args == inputs) hint = "; it looks unconditional: drop --classes";
+        return " (its forward takes " + args + " argument" + (args == 1 ? "" : "s") + ", "
+                + (inputs == 1 ? "a generator" : "a teacher") + " here takes " + want + hint + ")";
+    }
+
+    /** The --classes hint for a teacher the adapter refused (raw: the file's network). */
+    private static String classesHint(ScriptModule raw, int classes) {
+        int args = forwardArgs(raw);
+        if (classes > 0 && args == 2) return " (it looks unconditional: drop --classes)";
+        if (classes == 0 && args == 3) return " (it looks class-conditional: give --classes C)";
         return "";
+    }
+
+    /** A network's num_classes attribute, when it has one, must agree with --classes. */
+    private static void checkClassesAttribute(ScriptModule m, String name, int classes) {
+        if (!m.hasAttribute("num_classes")) return;
+        double n;
+        try {
+            n = m.getDouble("num_classes");
+        } catch (TorchException e) {
+            return; // not a number: not ours to judge
+        }
+        if (n == classes) return;
+        if (classes == 0) throw new InvalidInputException(name + " is class-conditional (num_classes " + (long) n + "): give --classes " + (long) n);
+        throw new InvalidInputException(name + " has num_classes " + (long) n + " but --classes is " + classes);
     }
 
     static long[] prepend(long n, long[] shape) {

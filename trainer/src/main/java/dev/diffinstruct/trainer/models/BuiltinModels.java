@@ -27,14 +27,34 @@ public final class BuiltinModels {
      * {@code data_shape}.
      */
     public static ScriptModule mlpGenerator(long[] latentShape, long[] dataShape, int hidden, int layers, Generator init) {
+        return mlpGenerator(latentShape, dataShape, hidden, layers, 0, init);
+    }
+
+    /**
+     * As {@link #mlpGenerator(long[], long[], int, int, Generator)}; for {@code classes > 0} it is
+     * class-conditional, {@code forward(z, class_labels[N, classes] one-hot) -> x}, the labels
+     * concatenated to the flattened latent; attribute {@code num_classes}.
+     */
+    public static ScriptModule mlpGenerator(long[] latentShape, long[] dataShape, int hidden, int layers, int classes, Generator init) {
         checkShape("latent shape", latentShape);
         checkShape("data shape", dataShape);
-        ScriptModule m = ScriptModule.create("MlpGenerator");
+        if (classes < 0) throw new IllegalArgumentException("classes must be >= 0, got " + classes);
+        ScriptModule m = ScriptModule.create(classes > 0 ? "ConditionalMlpGenerator" : "MlpGenerator");
         try {
-            int in = (int) numel(latentShape);
+            int in = (int) numel(latentShape) + classes;
             String body = linearStack(m, in, hidden, layers, (int) numel(dataShape), init, "h");
             m.setAttribute("latent_shape", latentShape);
             m.setAttribute("data_shape", dataShape);
+            if (classes > 0) {
+                m.setAttribute("num_classes", (long) classes);
+                m.define("""
+                        def forward(self, z: Tensor, class_labels: Tensor) -> Tensor:
+                            n = z.size(0)
+                            h = torch.cat([z.reshape(n, -1), class_labels.to(z.dtype).reshape(n, -1)], 1)
+                        %s    return h.reshape([n] + self.data_shape)
+                        """.formatted(body));
+                return m.requiresGrad(true);
+            }
             m.define("""
                     def forward(self, z: Tensor) -> Tensor:
                         n = z.size(0)
@@ -54,17 +74,30 @@ public final class BuiltinModels {
      * c_out, c_in and c_noise = ln(sigma)/4 for {@code sigma_data}.
      */
     public static ScriptModule edmMlpDenoiser(long[] dataShape, int hidden, int layers, double sigmaData, Generator init) {
+        return edmMlpDenoiser(dataShape, hidden, layers, sigmaData, 0, init);
+    }
+
+    /**
+     * As {@link #edmMlpDenoiser(long[], int, int, double, Generator)}; for {@code classes > 0} it
+     * is class-conditional, {@code forward(x, sigma, class_labels[N, classes] one-hot)}, the labels
+     * concatenated to F's input; attribute {@code num_classes}.
+     */
+    public static ScriptModule edmMlpDenoiser(long[] dataShape, int hidden, int layers, double sigmaData, int classes, Generator init) {
         checkShape("data shape", dataShape);
         if (!(sigmaData > 0)) throw new IllegalArgumentException("sigma_data must be > 0, got " + sigmaData);
-        ScriptModule m = ScriptModule.create("EdmMlpDenoiser");
+        if (classes < 0) throw new IllegalArgumentException("classes must be >= 0, got " + classes);
+        ScriptModule m = ScriptModule.create(classes > 0 ? "ConditionalEdmMlpDenoiser" : "EdmMlpDenoiser");
         try (Scope s = Scope.open()) {
             int d = (int) numel(dataShape);
-            String body = linearStack(m, d + 1 + 2 * NOISE_FREQS.length, hidden, layers, d, init, "h");
+            String body = linearStack(m, d + 1 + 2 * NOISE_FREQS.length + classes, hidden, layers, d, init, "h");
             m.registerBuffer("noise_freqs", Tensor.of(NOISE_FREQS));
             m.setAttribute("sigma_data", sigmaData);
             m.setAttribute("data_shape", dataShape);
+            if (classes > 0) m.setAttribute("num_classes", (long) classes);
+            String labelsParam = classes > 0 ? ", class_labels: Tensor" : "";
+            String labelsFeature = classes > 0 ? ", class_labels.to(xf.dtype).reshape(n, -1)" : "";
             m.define("""
-                    def forward(self, x: Tensor, sigma: Tensor) -> Tensor:
+                    def forward(self, x: Tensor, sigma: Tensor%s) -> Tensor:
                         n = x.size(0)
                         xf = x.reshape(n, -1)
                         s = sigma.to(xf.dtype).reshape(-1, 1)
@@ -74,9 +107,9 @@ public final class BuiltinModels {
                         c_in = 1.0 / torch.sqrt(s * s + sd * sd)
                         c_noise = torch.log(s) / 4.0
                         e = c_noise * self.noise_freqs.reshape(1, -1)
-                        h = torch.cat([c_in * xf, c_noise.expand(n, 1), torch.sin(e).expand(n, -1), torch.cos(e).expand(n, -1)], 1)
+                        h = torch.cat([c_in * xf, c_noise.expand(n, 1), torch.sin(e).expand(n, -1), torch.cos(e).expand(n, -1)%s], 1)
                     %s    return (c_skip * xf + c_out * h).reshape(x.shape)
-                    """.formatted(body));
+                    """.formatted(labelsParam, labelsFeature, body));
             return m.requiresGrad(true);
         } catch (RuntimeException e) {
             m.close();
@@ -90,15 +123,34 @@ public final class BuiltinModels {
      * noise at {@code init_sigma}. The denoiser is a trainable copy; the argument is left as is.
      */
     public static ScriptModule denoiserGenerator(ScriptModule denoiser, double initSigma, long[] dataShape) {
+        return denoiserGenerator(denoiser, initSigma, dataShape, 0);
+    }
+
+    /**
+     * As {@link #denoiserGenerator(ScriptModule, double, long[])}; for {@code classes > 0} from a
+     * class-conditional denoiser: {@code forward(z, class_labels) = denoiser(z * init_sigma,
+     * init_sigma, class_labels)}, with attribute {@code num_classes}.
+     */
+    public static ScriptModule denoiserGenerator(ScriptModule denoiser, double initSigma, long[] dataShape, int classes) {
         checkShape("data shape", dataShape);
         if (!(initSigma > 0)) throw new IllegalArgumentException("init sigma must be > 0, got " + initSigma);
+        if (classes < 0) throw new IllegalArgumentException("classes must be >= 0, got " + classes);
         ScriptModule copy = denoiser.trainableCopy();
-        ScriptModule m = ScriptModule.create("OneStepGenerator");
+        ScriptModule m = ScriptModule.create(classes > 0 ? "ConditionalOneStepGenerator" : "OneStepGenerator");
         try {
             m.registerModule("denoiser", copy);
             m.setAttribute("init_sigma", initSigma);
             m.setAttribute("latent_shape", dataShape);
             m.setAttribute("data_shape", dataShape);
+            if (classes > 0) {
+                m.setAttribute("num_classes", (long) classes);
+                m.define("""
+                        def forward(self, z: Tensor, class_labels: Tensor) -> Tensor:
+                            s = torch.full([z.size(0)], self.init_sigma, dtype=z.dtype, device=z.device)
+                            return self.denoiser.forward(z * self.init_sigma, s, class_labels)
+                        """);
+                return m;
+            }
             m.define("""
                     def forward(self, z: Tensor) -> Tensor:
                         s = torch.full([z.size(0)], self.init_sigma, dtype=z.dtype, device=z.device)

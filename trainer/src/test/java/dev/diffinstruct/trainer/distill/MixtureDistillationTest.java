@@ -50,8 +50,9 @@ class MixtureDistillationTest {
 
             assertEquals(8, cov.modesCovered(), cov.toString());
             assertTrue(cov.maxWeightError() < 0.03, cov.toString());
-            assertTrue(ed < 0.01, "energy distance " + ed);
-            assertTrue(cov.within3Std() > 0.5, cov.toString());
+            // seeds 0/1/2 measured 0.0005/0.0017/..., where two exact sample sets differ by about 0.001
+            assertTrue(ed < 0.003, "energy distance " + ed);
+            assertTrue(cov.within3Std() > 0.7, cov.toString());
         }
     }
 }
