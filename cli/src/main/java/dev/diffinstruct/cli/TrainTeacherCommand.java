@@ -87,7 +87,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "N", description = "Seed of the batches, noise and dropout; the same seed gives the same run on CPU (default: 0).")
     Long seed;
 
-    @Option(names = "--device", paramLabel = "DEV", description = "cpu, cuda or cuda:N (default: cpu).")
+    @Option(names = "--device", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N (default: auto).")
     String device;
 
     @Option(names = "--log-every", paramLabel = "N", description = "Log the mean loss of the last N steps to metrics.jsonl (default: 50).")

@@ -51,7 +51,8 @@ public final class TeacherConfig {
 
     // ---- bookkeeping -----------------------------------------------------------------------------
     public long seed = 0;
-    public String device = "cpu";
+    /** auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N; stored resolved. */
+    public String device = "auto";
     public String out = "teacher-out";
     public long logEvery = 50;
     public long ckptEvery = 500;

@@ -165,6 +165,7 @@ public final class TeacherTrainer implements AutoCloseable {
         if (!new CheckpointStore(out.resolve("checkpoints")).list().isEmpty())
             throw new InvalidInputException("--out " + cfg.out + " already holds a run (checkpoints/): pass --resume to continue it, or choose another --out");
         Device device = device(cfg.device);
+        cfg.device = device.toString(); // config.json and the checkpoints name the concrete device (RNG states are per device)
         ScriptModule model = loadModel(cfg.model, device), ema = null; // first: it is quick to read, the data may not be
         ImageDataset data;
         try {

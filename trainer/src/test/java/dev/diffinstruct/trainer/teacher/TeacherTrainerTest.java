@@ -227,6 +227,7 @@ class TeacherTrainerTest {
             assertArrayEquals(new long[] {3, 1, 8, 8}, teacher.forward(x, Tensor.of(0.1f, 1f, 10f)).shape());
         }
         assertTrue(Files.readString(out.resolve("config.json")).contains("\"steps\": 7"));
+        assertFalse(Files.readString(out.resolve("config.json")).contains("\"auto\""), "the device is stored resolved");
         // a second start in the same folder is refused; --resume of a finished run does nothing more
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> TeacherTrainer.open(c, false, TeacherTrainer.Listener.NONE));
         assertTrue(e.getMessage().contains("already holds a run"), e.getMessage());
