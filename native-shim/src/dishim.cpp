@@ -671,7 +671,11 @@ int dt_module_save_bytes(dt_module m, char **out_data, int64_t *out_len) {
 }
 dt_module dt_module_new(const char *class_name) {
   GUARD(nullptr, if (!class_name || !*class_name) fail("empty class name");
-        return new dt_module_s(torch::jit::Module(c10::QualifiedName(class_name)));)
+        torch::jit::Module mod{c10::QualifiedName(class_name)};
+        // what nn.Module has and torch.jit.script keeps: train()/eval() record the mode in it, Python
+        // reads module.training, and TorchScript methods may use self.training
+        mod.register_attribute("training", c10::BoolType::get(), true);
+        return new dt_module_s(std::move(mod));)
 }
 dt_module dt_module_clone(dt_module m) {
   GUARD(nullptr, const auto &src = M(m);

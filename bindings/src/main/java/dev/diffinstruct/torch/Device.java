@@ -21,9 +21,10 @@ public record Device(Kind kind, int index) {
         return new Device(Kind.CUDA, index);
     }
 
-    /** Parses {@code cpu}, {@code cuda} (= cuda:0) or {@code cuda:N}. */
+    /** Parses {@code auto} (see {@link #auto()}), {@code cpu}, {@code cuda} (= cuda:0) or {@code cuda:N}. */
     public static Device parse(String spec) {
         String s = spec.strip().toLowerCase(java.util.Locale.ROOT);
+        if (s.equals("auto")) return auto();
         if (s.equals("cpu")) return CPU;
         if (s.equals("cuda")) return cuda(0);
         if (s.startsWith("cuda:")) {
@@ -33,7 +34,7 @@ public record Device(Kind kind, int index) {
                 // fall through to the error below
             }
         }
-        throw new IllegalArgumentException("unknown device '" + spec + "' (expected cpu, cuda or cuda:N)");
+        throw new IllegalArgumentException("unknown device '" + spec + "' (expected auto, cpu, cuda or cuda:N)");
     }
 
     /** CUDA device 0 when this libtorch has CUDA and sees a GPU, otherwise the CPU. */

@@ -98,6 +98,9 @@ public final class ScriptModule implements AutoCloseable {
 
     /** fsync(tmp), rename(tmp, target), fsync(folder). Shared by every atomic writer. */
     public static void atomicReplace(Path tmp, Path target) throws IOException {
+        // Temporary files are created private (0600); what we publish is readable like any output.
+        if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix"))
+            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
             ch.force(true);
         }

@@ -121,7 +121,7 @@ final class DistillOptions {
     @Option(names = "--seed", paramLabel = "N", description = "Seed of everything random; the same seed gives the same run on CPU (default: 0).")
     Long seed;
 
-    @Option(names = "--device", paramLabel = "DEV", description = "cpu, cuda or cuda:N (default: cpu).")
+    @Option(names = "--device", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N (default: auto).")
     String device;
 
     @Option(names = "--out", paramLabel = "DIR", required = true,
@@ -204,7 +204,8 @@ final class DistillOptions {
         if (gradClip != null) c.gradClip = gradClip;
         if (emaHalflife != null) c.emaHalflife = emaHalflife;
         if (seed != null) c.seed = seed;
-        if (device != null) c.device = device;
+        // resolved here, so that config.json (and a resumed run) names the concrete device
+        c.device = dev.diffinstruct.torch.Device.parse(device == null ? "auto" : device).toString();
         c.out = out;
         if (logEvery != null) c.logEvery = logEvery;
         if (ckptEvery != null) c.ckptEvery = ckptEvery;

@@ -22,9 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Runs a distillation for {@code distill}, {@code refine} and {@code demo}: live progress,
@@ -52,22 +49,12 @@ final class DistillRunner {
 
     /** Runs to the end or to a stop (SIGTERM, Ctrl-C), which writes a checkpoint first. */
     static int run(DistillConfig cfg, boolean resume, Display display, PrintWriter out, PrintWriter err, Hooks hooks) {
-        AtomicBoolean stop = new AtomicBoolean();
-        CountDownLatch finished = new CountDownLatch(1);
         // SIGTERM / Ctrl-C: ask the loop to write a checkpoint and return, and wait for it
-        Thread hook = new Thread(() -> {
-            stop.set(true);
-            try {
-                finished.await(120, TimeUnit.SECONDS);
-            } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
-            }
-        }, "distill-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        try (DiffInstruct di = DiffInstruct.open(cfg, resume, TeacherAdapter::forKind, messages(err))) {
+        try (StopSignal stop = StopSignal.install("distill-shutdown");
+             DiffInstruct di = DiffInstruct.open(cfg, resume, TeacherAdapter::forKind, messages(err))) {
             hooks.before(di);
             Listener listener = new Listener(di, display, out, err);
-            DiffInstruct.Result r = di.run(listener, stop);
+            DiffInstruct.Result r = di.run(listener, stop.flag());
             if (r.stopped()) {
                 listener.progress.done(String.format(Locale.ROOT, "stopped at step %d; checkpoint written: continue with the same command and --resume", r.step()));
                 return Main.EXIT_FAILURE;
@@ -76,13 +63,6 @@ final class DistillRunner {
             out.println("wrote " + r.out().resolve("generator.pt") + ", generator_ema.pt, fake_score.pt, metrics.jsonl, config.json");
             hooks.after(di, out);
             return Main.EXIT_OK;
-        } finally {
-            finished.countDown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException ignored) {
-                // the JVM is already shutting down: the hook is running
-            }
         }
     }
 

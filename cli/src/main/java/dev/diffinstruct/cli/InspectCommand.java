@@ -7,6 +7,10 @@ import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
 import dev.diffinstruct.torch.TorchException;
+import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.diffusion.TeacherKind;
+import dev.diffinstruct.trainer.diffusion.TeacherSpec;
+import dev.diffinstruct.trainer.diffusion.Teachers;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -31,11 +35,17 @@ final class InspectCommand implements Callable<Integer> {
     Path file;
 
     @Option(names = "--shape", paramLabel = "D[,H,W]", split = ",",
-            description = "Data shape to try forward(x, sigma) with (one sample, no batch dimension).")
+            description = "Data shape to try each teacher kind with (one sample, no batch dimension; default: the data_shape attribute).")
     long[] shape;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "Device to load onto (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     String device;
+
+    @Option(names = "--classes", paramLabel = "C", description = "Class count to try class-conditional forwards with (default: the num_classes attribute, else 0).")
+    Integer classes;
+
+    @Option(names = "--latent-dim", split = ",", paramLabel = "L[,...]", description = "Latent shape to try forward(z) with (default: the latent_shape attribute).")
+    long[] latent;
 
     @Option(names = "--all", description = "List every parameter, not only the first 40.")
     boolean all;
@@ -67,18 +77,31 @@ final class InspectCommand implements Callable<Integer> {
             out.println("buffers: " + buffers.size());
             for (Map.Entry<String, Tensor> e : buffers.entrySet())
                 out.println("  " + e.getKey() + "  " + Arrays.toString(e.getValue().shape()) + " " + e.getValue().dtype().name().toLowerCase());
-            if (m.hasAttribute("latent_shape")) {
-                long[] latent = m.getIntList("latent_shape");
-                out.println("latent_shape: " + Arrays.toString(latent));
-                tryForward(out, "generator forward(z)", () -> {
-                    long[] s = prepend(2, latent);
-                    return m.forward(Tensor.randn(null, DType.FLOAT32, dev, s));
+            long[] data = shape != null ? shape : m.hasAttribute("data_shape") ? attrList(m, "data_shape") : null;
+            int nClasses = classes != null ? classes : m.hasAttribute("num_classes") ? (int) m.getDouble("num_classes") : 0;
+            if (m.hasAttribute("latent_shape") || latent != null) {
+                long[] z = latent != null ? latent : attrList(m, "latent_shape");
+                out.println("latent_shape: " + Arrays.toString(z));
+                tryRole(out, "generator forward(z" + (nClasses > 0 ? ", class_labels" : "") + ")", () -> {
+                    Tensor x = nClasses > 0 ? m.forward(Tensor.randn(null, DType.FLOAT32, dev, prepend(2, z)), Teachers.oneHot(new long[] {0, 0}, nClasses, dev))
+                            : m.forward(Tensor.randn(null, DType.FLOAT32, dev, prepend(2, z)));
+                    return "-> " + Arrays.toString(x.shape());
                 });
             }
-            if (shape != null) {
-                long[] s = prepend(2, shape);
-                tryForward(out, "teacher forward(x, sigma) [edm]", () ->
-                        m.forward(Tensor.randn(null, DType.FLOAT32, dev, s), Tensor.full(1.0, DType.FLOAT32, dev, 2)));
+            if (data == null) {
+                out.println("teacher checks: skipped (give --shape D[,H,W], or save the model with a data_shape attribute)");
+            } else {
+                out.println("teacher checks on a dummy batch of shape " + Arrays.toString(prepend(2, data)) + (nClasses > 0 ? " with " + nClasses + " classes" : "")
+                        + " (signatures cannot tell eps- from v-prediction: pick the kind your model was trained as):");
+                for (TeacherKind kind : TeacherKind.values()) {
+                    TeacherSpec spec = TeacherSpec.of(kind).withClasses(nClasses);
+                    tryRole(out, "--teacher-kind " + kind, () -> {
+                        try (ScriptModule view = Teachers.asDenoiser(m, spec)) {
+                            Teachers.check(view, spec, data, dev, "it");
+                            return "fits";
+                        }
+                    });
+                }
             }
         }
         return Main.EXIT_OK;
@@ -91,12 +114,24 @@ final class InspectCommand implements Callable<Integer> {
         return s;
     }
 
-    private static void tryForward(PrintWriter out, String what, java.util.function.Supplier<Tensor> f) {
+    private static long[] attrList(ScriptModule m, String name) {
         try {
-            Tensor y = f.get();
-            out.println("check: " + what + " -> " + Arrays.toString(y.shape()) + " ok");
+            return m.getIntList(name);
         } catch (TorchException e) {
-            out.println("check: " + what + " FAILED: " + e.summary());
+            return null;
         }
+    }
+
+    /** Prints whether the module can play a role, and if not, why, in one line. */
+    private static void tryRole(PrintWriter out, String role, java.util.function.Supplier<String> f) {
+        String result;
+        try (Scope s = Scope.open()) {
+            result = "ok " + f.get();
+        } catch (TorchException e) {
+            result = "no: " + e.summary();
+        } catch (InvalidInputException e) {
+            result = "no: " + e.getMessage();
+        }
+        out.println("  " + role + ": " + result);
     }
 }

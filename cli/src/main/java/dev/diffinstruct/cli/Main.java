@@ -17,6 +17,7 @@ import java.io.PrintWriter;
                 DemoCommand.class,
                 InspectCommand.class,
                 DistillCommand.class,
+                TrainTeacherCommand.class,
                 RefineCommand.class,
                 SampleCommand.class,
                 TeacherSampleCommand.class,

@@ -51,7 +51,7 @@ final class SampleCommand implements Callable<Integer> {
     @Option(names = "--label", defaultValue = "-1", paramLabel = "K", description = "Class of every sample (-1: uniformly random).")
     int label;
 
-    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu, cuda or cuda:N.")
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N.")
     String device;
 
     @Spec

@@ -106,7 +106,7 @@ final class TeacherSampleCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "X.npy", description = "Output .npy file.")
     Path out;
 
-    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu, cuda or cuda:N.")
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N.")
     String device;
 
     @Spec

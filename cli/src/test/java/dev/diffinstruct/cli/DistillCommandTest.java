@@ -50,7 +50,7 @@ class DistillCommandTest {
                     "default: " + d.initSigma + ";", "default: " + d.sidAlpha + ")", "default: " + d.sigmaData + ")", "default: " + d.hidden + ")",
                     "default: " + d.layers + ")", "default: " + d.logEvery + ")", "default: " + d.ckptEvery + ")", "default: " + d.keepCheckpoints + ")",
                     "default: 0,0.999)", "default: 0)", "default: 0; builtin:mixture: 20000)", "default: sigma2)", "default: lognormal)",
-                    "default: edm)", "default: cpu)", "default: 0.002)", "default: 80)"})
+                    "default: edm)", "default: auto)", "default: 0.002)", "default: 80)"})
                 assertTrue(h.contains(s.replace(" ", "")), cmd + " --help lacks '" + s + "'");
         }
         assertEquals(0.0, d.beta1);

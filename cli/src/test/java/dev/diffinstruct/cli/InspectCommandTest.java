@@ -47,14 +47,14 @@ class InspectCommandTest {
         assertTrue(r.out().contains("lin.weight  [4, 3] float32"), r.out());
         assertTrue(r.out().contains("scale  [4] float32"), r.out());
         assertTrue(r.out().contains("forward(") && r.out().contains("Tensor sigma"), r.out());
-        assertTrue(r.out().contains("check: teacher forward(x, sigma) [edm] -> [2, 4] ok"), r.out());
+        assertTrue(r.out().contains("--teacher-kind edm: no:") && r.out().contains("returned shape [2, 4]"), r.out());
     }
 
     @Test
     void reportsAForwardThatDoesNotFitTheShape() throws Exception {
         Cli r = Cli.run("inspect", pythonModule().toString(), "--shape", "5");
         assertEquals(0, r.exitCode(), r.err());
-        assertTrue(r.out().contains("FAILED"), r.out());
+        assertTrue(r.out().contains("--teacher-kind edm: no:") && r.out().contains("mat1 and mat2 shapes cannot be multiplied"), r.out());
     }
 
     @Test
@@ -69,7 +69,19 @@ class InspectCommandTest {
         Cli r = Cli.run("inspect", pt.toString());
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().contains("latent_shape: [2]"), r.out());
-        assertTrue(r.out().contains("check: generator forward(z) -> [2, 2] ok"), r.out());
+        assertTrue(r.out().contains("generator forward(z): ok -> [2, 2]"), r.out());
+    }
+
+    @Test
+    void aDenoiserFitsTheEdmKind() {
+        Path pt = dir.resolve("mixture.pt");
+        try (ScriptModule m = dev.diffinstruct.trainer.diffusion.MixtureTeacher.defaultRing().toModule()) {
+            m.save(pt);
+        }
+        Cli r = Cli.run("inspect", pt.toString(), "--shape", "2");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("--teacher-kind edm: ok fits"), r.out());
+        assertTrue(r.out().contains("buffers: 3"), r.out());
     }
 
     @Test

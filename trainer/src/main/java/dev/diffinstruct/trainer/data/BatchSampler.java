@@ -6,6 +6,12 @@ import dev.diffinstruct.torch.Generator;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.Arrays;
 
 /**
@@ -16,6 +22,11 @@ import java.util.Arrays;
  *
  * <p>The sampler borrows the dataset and the generator and closes neither. Batches are made in
  * the caller's current {@link Scope}. Datasets of up to 2^31 - 1 items.
+ *
+ * <p>{@link #saveState()} / {@link #restoreState(byte[])} capture the position in the stream of
+ * batches (the current epoch's order, the position in it, the epoch count); together with the
+ * generator's own state, saved by its owner, a restored sampler yields exactly the batches the
+ * original would have yielded next.
  */
 public final class BatchSampler implements AutoCloseable {
     /** A minibatch: images [B, C, H, W] and labels [B] (null when the dataset has none). */
@@ -88,6 +99,57 @@ public final class BatchSampler implements AutoCloseable {
         }
         pos = 0;
         epoch++;
+    }
+
+    private static final int STATE_MAGIC = 0x42535431; // "BST1"
+
+    /** The sampler's position (not the generator's state: the sampler only borrows the generator). */
+    public byte[] saveState() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeInt(STATE_MAGIC);
+            out.writeLong(n);
+            out.writeInt(batchSize);
+            out.writeLong(pos);
+            out.writeLong(epoch);
+            out.writeInt(perm == null ? -1 : perm.length);
+            if (perm != null) for (long v : perm) out.writeLong(v);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a byte array does not fail
+        }
+        return bytes.toByteArray();
+    }
+
+    /**
+     * Restores a position saved by {@link #saveState()} of a sampler over a dataset of the same
+     * size and with the same batch size; anything else is an {@link IllegalArgumentException}.
+     */
+    public void restoreState(byte[] state) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(state))) {
+            if (in.readInt() != STATE_MAGIC) throw new IllegalArgumentException("not a batch sampler state");
+            long savedN = in.readLong();
+            int savedBatch = in.readInt();
+            if (savedN != n) throw new IllegalArgumentException("the saved batch position is for a dataset of " + savedN + " items, this one has " + n);
+            if (savedBatch != batchSize) throw new IllegalArgumentException("the saved batch position is for batches of " + savedBatch + ", not " + batchSize);
+            long p = in.readLong(), e = in.readLong();
+            int len = in.readInt();
+            long[] q = null;
+            if (len >= 0) {
+                if (len != n) throw new IllegalArgumentException("corrupt batch sampler state: permutation of " + len + " items for " + n);
+                q = new long[len];
+                for (int i = 0; i < len; i++) {
+                    q[i] = in.readLong();
+                    if (q[i] < 0 || q[i] >= n) throw new IllegalArgumentException("corrupt batch sampler state: index " + q[i]);
+                }
+            }
+            if (p < 0 || p > n || e < 0 || (q == null && p != n)) throw new IllegalArgumentException("corrupt batch sampler state");
+            if (in.read() != -1) throw new IllegalArgumentException("corrupt batch sampler state: trailing bytes");
+            perm = q;
+            pos = p;
+            epoch = e;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("truncated batch sampler state", e);
+        }
     }
 
     /** Nothing native to free; present so a sampler can sit in try-with-resources beside its data. */

@@ -15,7 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** {@code metrics.jsonl}: one JSON object per logged step, appended and flushed as it comes. */
-final class MetricsLog implements AutoCloseable {
+public final class MetricsLog implements AutoCloseable {
     private static final Gson GSON = new Gson();
     private final BufferedWriter w;
 
@@ -27,7 +27,7 @@ final class MetricsLog implements AutoCloseable {
      * Opens the log for appending, first dropping lines of steps after {@code keepUpToStep} (a
      * resumed run repeats those steps and logs them again).
      */
-    static MetricsLog open(Path file, long keepUpToStep) {
+    public static MetricsLog open(Path file, long keepUpToStep) {
         try {
             if (Files.exists(file)) {
                 List<String> kept = new ArrayList<>();
@@ -57,8 +57,13 @@ final class MetricsLog implements AutoCloseable {
     }
 
     void write(StepMetrics m) {
+        write(m.toMap());
+    }
+
+    /** Appends one line (the map must hold a numeric "step") and flushes it. */
+    public void write(java.util.Map<String, ?> line) {
         try {
-            w.write(GSON.toJson(m.toMap()));
+            w.write(GSON.toJson(line));
             w.newLine();
             w.flush();
         } catch (IOException e) {

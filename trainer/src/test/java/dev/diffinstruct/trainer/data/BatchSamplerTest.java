@@ -82,4 +82,51 @@ class BatchSamplerTest {
             assertThrows(IllegalArgumentException.class, () -> new BatchSampler(x, null, 0, g));
         }
     }
+
+    /** Rows of the next batch (pixels hold the row index). */
+    private static long[] rows(BatchSampler sampler) {
+        try (Scope step = Scope.open()) {
+            float[] px = sampler.next().images().toFloatArray();
+            long[] r = new long[px.length / 4];
+            for (int i = 0; i < r.length; i++) r[i] = (long) px[4 * i];
+            return r;
+        }
+    }
+
+    @Test
+    void savedStateWithTheGeneratorsStateReplaysTheSameBatches() {
+        for (int before : new int[] {0, 3, 6, 7}) { // fresh, mid-epoch, at an epoch's end, in the second epoch
+            try (Scope s = Scope.open(); Generator g = new Generator(11); Generator g2 = new Generator(999)) {
+                ImageDataset d = data();
+                BatchSampler a = new BatchSampler(d, 8, g);
+                for (int i = 0; i < before; i++) rows(a);
+                byte[] state = a.saveState(), rng = g.state();
+                long epoch = a.epoch();
+                List<long[]> expected = new ArrayList<>();
+                for (int i = 0; i < 10; i++) expected.add(rows(a));
+
+                BatchSampler b = new BatchSampler(d, 8, g2);
+                rows(b); // a sampler somewhere else entirely
+                g2.setState(rng);
+                b.restoreState(state);
+                assertEquals(epoch, b.epoch());
+                for (int i = 0; i < 10; i++) assertArrayEquals(expected.get(i), rows(b), "batch " + i + " after " + before);
+            }
+        }
+    }
+
+    @Test
+    void stateOfAnotherDatasetOrBatchSizeIsRefused() {
+        try (Scope s = Scope.open(); Generator g = new Generator(0)) {
+            BatchSampler a = new BatchSampler(data(), 8, g);
+            rows(a);
+            byte[] state = a.saveState();
+            Tensor x = Tensor.zeros(49, 1, 2, 2);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new BatchSampler(x, null, 8, g).restoreState(state));
+            assertTrue(e.getMessage().contains("50 items"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> new BatchSampler(data(), 5, g).restoreState(state));
+            assertThrows(IllegalArgumentException.class, () -> new BatchSampler(data(), 8, g).restoreState(Arrays.copyOf(state, 30)));
+            assertThrows(IllegalArgumentException.class, () -> new BatchSampler(data(), 8, g).restoreState(new byte[] {1, 2, 3, 4}));
+        }
+    }
 }
