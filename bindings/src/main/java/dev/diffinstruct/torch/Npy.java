@@ -7,7 +7,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -102,34 +101,24 @@ public final class Npy {
         int total = MAGIC.length + 4 + dict.length() + 1;
         int pad = (64 - total % 64) % 64;
         String header = dict + " ".repeat(pad) + "\n";
-        Path abs = path.toAbsolutePath();
-        Path tmp = null;
-        try (Arena arena = Arena.ofConfined()) {
-            tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
-            long dataBytes = t.numel() * dt.bytes;
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
-                long headerBytes = 10 + header.length();
-                MemorySegment seg = ch.map(FileChannel.MapMode.READ_WRITE, 0, headerBytes + dataBytes, arena);
-                MemorySegment.copy(MAGIC, 0, seg, ValueLayout.JAVA_BYTE, 0, MAGIC.length);
-                seg.set(ValueLayout.JAVA_BYTE, 6, (byte) 1);
-                seg.set(ValueLayout.JAVA_BYTE, 7, (byte) 0);
-                seg.set(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 8, (short) header.length());
-                byte[] hb = header.getBytes(StandardCharsets.ISO_8859_1);
-                MemorySegment.copy(hb, 0, seg, ValueLayout.JAVA_BYTE, 10, hb.length);
-                if (dataBytes > 0) t.copyTo(seg.asSlice(headerBytes, dataBytes), dt);
-            }
-            ScriptModule.atomicReplace(tmp, abs);
-            tmp = null;
+        try {
+            AtomicFiles.write(path, tmp -> {
+                long dataBytes = t.numel() * dt.bytes;
+                try (Arena arena = Arena.ofConfined();
+                     FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
+                    long headerBytes = 10 + header.length();
+                    MemorySegment seg = ch.map(FileChannel.MapMode.READ_WRITE, 0, headerBytes + dataBytes, arena);
+                    MemorySegment.copy(MAGIC, 0, seg, ValueLayout.JAVA_BYTE, 0, MAGIC.length);
+                    seg.set(ValueLayout.JAVA_BYTE, 6, (byte) 1);
+                    seg.set(ValueLayout.JAVA_BYTE, 7, (byte) 0);
+                    seg.set(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 8, (short) header.length());
+                    byte[] hb = header.getBytes(StandardCharsets.ISO_8859_1);
+                    MemorySegment.copy(hb, 0, seg, ValueLayout.JAVA_BYTE, 10, hb.length);
+                    if (dataBytes > 0) t.copyTo(seg.asSlice(headerBytes, dataBytes), dt);
+                }
+            });
         } catch (IOException e) {
             throw new TorchException("Npy.write", path + ": " + e, e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // keep the original error
-                }
-            }
         }
     }
 }

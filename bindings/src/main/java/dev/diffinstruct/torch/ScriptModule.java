@@ -6,12 +6,8 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -71,48 +67,14 @@ public final class ScriptModule implements AutoCloseable {
     }
 
     /**
-     * Writes the module atomically: to a temporary file in the same folder, flushed to disk, then
-     * renamed over {@code path}, so a crash leaves either the old file or the new one.
+     * Writes the module atomically ({@link AtomicFiles}): to a temporary file in the same folder,
+     * flushed to disk, then renamed over {@code path}, so a crash leaves either the old file or the new one.
      */
     public void save(Path path) {
-        Path abs = path.toAbsolutePath();
-        Path dir = abs.getParent();
-        Path tmp = null;
         try {
-            tmp = Files.createTempFile(dir, "." + abs.getFileName(), ".tmp");
-            Native.check(Dishim.dt_module_save(h(), Native.cStringTemp(tmp.toString())), "Module.save " + path);
-            atomicReplace(tmp, abs);
-            tmp = null;
+            AtomicFiles.write(path, tmp -> Native.check(Dishim.dt_module_save(h(), Native.cStringTemp(tmp.toString())), "Module.save " + path));
         } catch (IOException e) {
             throw new TorchException("Module.save", path + ": " + e, e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the original error matters more
-                }
-            }
-        }
-    }
-
-    /** fsync(tmp), rename(tmp, target), fsync(folder). Shared by every atomic writer. */
-    public static void atomicReplace(Path tmp, Path target) throws IOException {
-        // Temporary files are created private (0600); what we publish is readable like any output.
-        if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix"))
-            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-            ch.force(true);
-        }
-        try {
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            throw new IOException("the file system of " + target + " cannot rename atomically", e);
-        }
-        try (FileChannel d = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
-            d.force(true);
-        } catch (IOException ignored) {
-            // some file systems refuse to sync a folder; the rename itself has happened
         }
     }
 

@@ -1,6 +1,6 @@
 package dev.diffinstruct.trainer.distill;
 
-import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.AtomicFiles;
 
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -29,7 +29,7 @@ import java.util.zip.ZipOutputStream;
  * per checkpoint holding named parts (TorchScript files, optimiser states, RNG states, JSON).
  *
  * <p>A checkpoint is written to a temporary file in the same folder, flushed to disk and renamed
- * into place ({@link ScriptModule#atomicReplace}), so a crash at any moment leaves the previous
+ * into place ({@link AtomicFiles}), so a crash at any moment leaves the previous
  * checkpoints intact and never a partial file under a checkpoint's name. Temporary files a crash
  * left behind are ignored and cleared by the next write. Reading falls back to the previous
  * checkpoint if the newest cannot be read (e.g. a disk fault truncated it).
@@ -77,8 +77,7 @@ public final class CheckpointStore {
             Files.createDirectories(dir);
             clearTemporaries();
             Path target = dir.resolve(fileName(step));
-            Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
-            try {
+            AtomicFiles.write(target, tmp -> {
                 try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20);
                      ZipOutputStream zip = new ZipOutputStream(os)) {
                     zip.setMethod(ZipOutputStream.STORED);
@@ -96,11 +95,7 @@ public final class CheckpointStore {
                         zip.closeEntry();
                     }
                 }
-                ScriptModule.atomicReplace(tmp, target);
-                tmp = null;
-            } finally {
-                if (tmp != null) Files.deleteIfExists(tmp);
-            }
+            });
             prune(keep);
             return target;
         } catch (IOException e) {

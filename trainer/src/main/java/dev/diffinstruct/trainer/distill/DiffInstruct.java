@@ -4,6 +4,7 @@ import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.diffinstruct.torch.Adam;
+import dev.diffinstruct.torch.AtomicFiles;
 import dev.diffinstruct.torch.DType;
 import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.Generator;
@@ -461,9 +462,7 @@ public final class DiffInstruct implements AutoCloseable {
 
     private void writeConfig() {
         try {
-            Path tmp = Files.createTempFile(out, ".config", ".tmp");
-            Files.writeString(tmp, cfg.toJson());
-            ScriptModule.atomicReplace(tmp, out.resolve("config.json"));
+            AtomicFiles.writeString(out.resolve("config.json"), cfg.toJson());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + out.resolve("config.json") + ": " + e.getMessage(), e);
         }

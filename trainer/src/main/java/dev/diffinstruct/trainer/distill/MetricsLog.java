@@ -2,7 +2,7 @@ package dev.diffinstruct.trainer.distill;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonParser;
-import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.AtomicFiles;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -45,9 +45,7 @@ public final class MetricsLog implements AutoCloseable {
                     else dropped = true;
                 }
                 if (dropped) {
-                    Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".metrics", ".tmp");
-                    Files.write(tmp, kept, StandardCharsets.UTF_8);
-                    ScriptModule.atomicReplace(tmp, file);
+                    AtomicFiles.write(file, tmp -> Files.write(tmp, kept, StandardCharsets.UTF_8));
                 }
             }
             return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND));

@@ -1,6 +1,6 @@
 package dev.diffinstruct.trainer.viz;
 
-import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.AtomicFiles;
 import dev.diffinstruct.torch.Tensor;
 
 import javax.imageio.ImageIO;
@@ -12,7 +12,6 @@ import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -162,15 +161,10 @@ public final class Plots {
     }
 
     private static void write(BufferedImage im, Path out) {
-        Path abs = out.toAbsolutePath();
         try {
-            Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
-            try {
+            AtomicFiles.write(out, tmp -> {
                 if (!ImageIO.write(im, "png", tmp.toFile())) throw new IOException("no PNG writer");
-                ScriptModule.atomicReplace(tmp, abs);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            });
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
         }
