@@ -4,7 +4,6 @@ import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.diffinstruct.torch.Adam;
-import dev.diffinstruct.torch.AtomicFiles;
 import dev.diffinstruct.torch.DType;
 import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.Generator;
@@ -13,12 +12,10 @@ import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
 import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.RunFolder;
 import dev.diffinstruct.trainer.diffusion.SigmaSampler;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -89,7 +86,7 @@ public final class DiffInstruct implements AutoCloseable {
         this.ikl = new IklLoss(cfg.weighting, cfg.sidAlpha);
         this.dsm = new DenoisingScoreMatchingLoss(cfg.sigmaData);
         this.emaBeta = cfg.emaHalflife > 0 ? Math.pow(0.5, cfg.batch / cfg.emaHalflife) : 0;
-        this.checkpoints = new CheckpointStore(out.resolve("checkpoints"));
+        this.checkpoints = RunFolder.checkpoints(out);
         this.rng = new Generator(trainingSeed, device);
         try (Scope s = Scope.open()) {
             this.optG = new Adam(generator.parameters(), Adam.Options.lr(cfg.lrG).betas(cfg.beta1, cfg.beta2));
@@ -139,9 +136,8 @@ public final class DiffInstruct implements AutoCloseable {
      */
     public static DiffInstruct start(DistillConfig cfg, Networks nets) {
         cfg.validate();
-        Path out = prepareOut(cfg.out);
-        if (!new CheckpointStore(out.resolve("checkpoints")).list().isEmpty())
-            throw new InvalidInputException("--out " + cfg.out + " already holds a run (checkpoints/): pass --resume to continue it, or choose another --out");
+        Path out = RunFolder.prepare(cfg.out);
+        RunFolder.requireNoRun(out, cfg.out);
         Torch.manualSeed(cfg.seed);
         ScriptModule ema = nets.generator().trainableCopy();
         DiffInstruct di = new DiffInstruct(cfg.copy(), nets.teacher(), nets.generator(), ema, nets.fake(),
@@ -160,11 +156,11 @@ public final class DiffInstruct implements AutoCloseable {
      */
     public static Optional<DiffInstruct> resume(DistillConfig requested, Function<DistillConfig, TeacherAdapter> adapters, TrainingListener listener) {
         requested.validate();
-        Path out = prepareOut(requested.out);
-        Optional<CheckpointStore.Checkpoint> found = new CheckpointStore(out.resolve("checkpoints")).latest(listener::onMessage);
+        Path out = RunFolder.prepare(requested.out);
+        Optional<CheckpointStore.Checkpoint> found = RunFolder.checkpoints(out).latest(listener::onMessage);
         if (found.isEmpty()) return Optional.empty();
         CheckpointStore.Checkpoint c = found.get();
-        DistillConfig saved = DistillConfig.fromJson(text(c.part("config.json")));
+        DistillConfig saved = DistillConfig.fromJson(RunFolder.text(c.part("config.json")));
         for (String k : saved.differences(requested))
             if (!RESUMABLE.contains(k)) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
         DistillConfig cfg = saved.copy();
@@ -175,7 +171,7 @@ public final class DiffInstruct implements AutoCloseable {
         cfg.out = requested.out;
         cfg.validate();
         Device device = Networks.device(cfg.device);
-        JsonObject state = JsonParser.parseString(text(c.part("state.json"))).getAsJsonObject();
+        JsonObject state = JsonParser.parseString(RunFolder.text(c.part("state.json"))).getAsJsonObject();
         if (state.get("format").getAsInt() != FORMAT) throw new InvalidInputException(c.file() + " has an unknown checkpoint format");
         long[] latent = GSON.fromJson(state.get("latent_shape"), long[].class);
         long[] data = GSON.fromJson(state.get("data_shape"), long[].class);
@@ -214,7 +210,7 @@ public final class DiffInstruct implements AutoCloseable {
             listener.onMessage("no checkpoint in " + Path.of(cfg.out).resolve("checkpoints") + ": starting a fresh run");
         }
         cfg.validate();
-        prepareOut(cfg.out);
+        RunFolder.prepare(cfg.out);
         Networks nets = Networks.resolve(cfg, adapters.apply(cfg));
         try {
             return start(cfg, nets);
@@ -222,19 +218,6 @@ public final class DiffInstruct implements AutoCloseable {
             nets.close();
             throw e;
         }
-    }
-
-    /** Creates the output folder and checks that files can be written there. */
-    static Path prepareOut(String dir) {
-        Path out = Path.of(dir);
-        try {
-            Files.createDirectories(out);
-            Path probe = Files.createTempFile(out, ".write-test", ".tmp");
-            Files.delete(probe);
-        } catch (IOException | SecurityException e) {
-            throw new InvalidInputException("--out " + dir + " is not a writable folder (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
-        }
-        return out;
     }
 
     // ---- the loop --------------------------------------------------------------------------------
@@ -461,15 +444,7 @@ public final class DiffInstruct implements AutoCloseable {
     }
 
     private void writeConfig() {
-        try {
-            AtomicFiles.writeString(out.resolve("config.json"), cfg.toJson());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + out.resolve("config.json") + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static String text(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
+        RunFolder.writeConfig(out, cfg.toJson());
     }
 
     // ---- access ----------------------------------------------------------------------------------

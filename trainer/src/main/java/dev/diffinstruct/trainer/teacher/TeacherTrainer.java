@@ -4,7 +4,6 @@ import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.diffinstruct.torch.Adam;
-import dev.diffinstruct.torch.AtomicFiles;
 import dev.diffinstruct.torch.DType;
 import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.Generator;
@@ -15,6 +14,7 @@ import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
 import dev.diffinstruct.torch.TorchException;
 import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.RunFolder;
 import dev.diffinstruct.trainer.data.BatchSampler;
 import dev.diffinstruct.trainer.data.ImageDataset;
 import dev.diffinstruct.trainer.diffusion.SigmaSampler;
@@ -23,10 +23,7 @@ import dev.diffinstruct.trainer.distill.CheckpointStore;
 import dev.diffinstruct.trainer.distill.DenoisingScoreMatchingLoss;
 import dev.diffinstruct.trainer.distill.MetricsLog;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -147,7 +144,7 @@ public final class TeacherTrainer implements AutoCloseable {
         this.batches = new BatchSampler(data, cfg.batch, dataRng);
         this.sigmas = new SigmaSampler.LogNormal(cfg.pMean, cfg.pStd);
         this.dsm = new DenoisingScoreMatchingLoss(cfg.sigmaData);
-        this.checkpoints = new CheckpointStore(out.resolve("checkpoints"));
+        this.checkpoints = RunFolder.checkpoints(out);
         try (Scope s = Scope.open()) {
             this.opt = new Adam(model.parameters(), Adam.Options.lr(cfg.lrAt(1)).betas(cfg.beta1, cfg.beta2));
         }
@@ -162,9 +159,8 @@ public final class TeacherTrainer implements AutoCloseable {
      */
     public static TeacherTrainer start(TeacherConfig config) {
         TeacherConfig cfg = config.copy().validate();
-        Path out = prepareOut(cfg.out);
-        if (!new CheckpointStore(out.resolve("checkpoints")).list().isEmpty())
-            throw new InvalidInputException("--out " + cfg.out + " already holds a run (checkpoints/): pass --resume to continue it, or choose another --out");
+        Path out = RunFolder.prepare(cfg.out);
+        RunFolder.requireNoRun(out, cfg.out);
         Device device = device(cfg.device);
         cfg.device = device.toString(); // config.json and the checkpoints name the concrete device (RNG states are per device)
         ScriptModule model = loadModel(cfg.model, device), ema = null; // first: it is quick to read, the data may not be
@@ -198,11 +194,11 @@ public final class TeacherTrainer implements AutoCloseable {
      * reported. Empty if there is no checkpoint.
      */
     public static Optional<TeacherTrainer> resume(TeacherConfig requested, Listener listener) {
-        Path out = prepareOut(requested.out);
-        Optional<CheckpointStore.Checkpoint> found = new CheckpointStore(out.resolve("checkpoints")).latest(listener::onMessage);
+        Path out = RunFolder.prepare(requested.out);
+        Optional<CheckpointStore.Checkpoint> found = RunFolder.checkpoints(out).latest(listener::onMessage);
         if (found.isEmpty()) return Optional.empty();
         CheckpointStore.Checkpoint c = found.get();
-        TeacherConfig saved = TeacherConfig.fromJson(text(c.part("config.json")));
+        TeacherConfig saved = TeacherConfig.fromJson(RunFolder.text(c.part("config.json")));
         for (String k : saved.differences(requested))
             if (!RESUMABLE.contains(k)) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
         TeacherConfig cfg = saved.copy();
@@ -212,7 +208,7 @@ public final class TeacherTrainer implements AutoCloseable {
         cfg.keepCheckpoints = requested.keepCheckpoints;
         cfg.out = requested.out;
         cfg.validate();
-        JsonObject state = JsonParser.parseString(text(c.part("state.json"))).getAsJsonObject();
+        JsonObject state = JsonParser.parseString(RunFolder.text(c.part("state.json"))).getAsJsonObject();
         if (state.get("format").getAsInt() != FORMAT) throw new InvalidInputException(c.file() + " has an unknown checkpoint format");
         Device device = device(cfg.device);
         ImageDataset data = loadData(cfg, device);
@@ -343,19 +339,6 @@ public final class TeacherTrainer implements AutoCloseable {
         } catch (RuntimeException e) {
             throw new InvalidInputException("--device " + name + ": " + e.getMessage(), e);
         }
-    }
-
-    /** Creates the output folder and checks that files can be written there. */
-    static Path prepareOut(String dir) {
-        Path out = Path.of(dir);
-        try {
-            Files.createDirectories(out);
-            Path probe = Files.createTempFile(out, ".write-test", ".tmp");
-            Files.delete(probe);
-        } catch (IOException | SecurityException e) {
-            throw new InvalidInputException("--out " + dir + " is not a writable folder (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
-        }
-        return out;
     }
 
     // ---- the loop --------------------------------------------------------------------------------
@@ -537,15 +520,7 @@ public final class TeacherTrainer implements AutoCloseable {
     }
 
     private void writeConfig() {
-        try {
-            AtomicFiles.writeString(out.resolve("config.json"), cfg.toJson());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + out.resolve("config.json") + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static String text(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
+        RunFolder.writeConfig(out, cfg.toJson());
     }
 
     // ---- access ----------------------------------------------------------------------------------

@@ -1,0 +1,56 @@
+package dev.diffinstruct.trainer;
+
+import dev.diffinstruct.torch.AtomicFiles;
+import dev.diffinstruct.trainer.distill.CheckpointStore;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The output folder of a training run ({@code --out}), as distill and train-teacher share it:
+ * {@code checkpoints/}, {@code config.json} and {@code metrics.jsonl} beside the run's outputs.
+ */
+public final class RunFolder {
+    private RunFolder() {}
+
+    /** Creates the output folder and checks that files can be written there. */
+    public static Path prepare(String dir) {
+        Path out = Path.of(dir);
+        try {
+            Files.createDirectories(out);
+            Path probe = Files.createTempFile(out, ".write-test", ".tmp");
+            Files.delete(probe);
+        } catch (IOException | SecurityException e) {
+            throw new InvalidInputException("--out " + dir + " is not a writable folder (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
+        }
+        return out;
+    }
+
+    /** The run's checkpoints, in {@code out/checkpoints}. */
+    public static CheckpointStore checkpoints(Path out) {
+        return new CheckpointStore(out.resolve("checkpoints"));
+    }
+
+    /** Refuses to start a fresh run in {@code out} (given as {@code --out dir}) when it already holds a run's checkpoints. */
+    public static void requireNoRun(Path out, String dir) {
+        if (!checkpoints(out).list().isEmpty())
+            throw new InvalidInputException("--out " + dir + " already holds a run (checkpoints/): pass --resume to continue it, or choose another --out");
+    }
+
+    /** Writes {@code out/config.json} atomically. */
+    public static void writeConfig(Path out, String json) {
+        try {
+            AtomicFiles.writeString(out.resolve("config.json"), json);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + out.resolve("config.json") + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A checkpoint part as UTF-8 text. */
+    public static String text(byte[] part) {
+        return new String(part, StandardCharsets.UTF_8);
+    }
+}
