@@ -7,10 +7,7 @@ import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,23 +21,12 @@ class DistillCommandTest {
     @TempDir
     Path dir;
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        CommandLine cl = Main.newCommandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
-    }
-
     @Test
     void helpShowsEveryDefaultAndAnExample() {
         DistillConfig d = new DistillConfig(), m = DistillConfig.mixtureDefaults();
         for (String cmd : new String[] {"distill", "refine"}) {
-            Run r = run(cmd, "--help");
-            assertEquals(0, r.code());
+            Cli r = Cli.run(cmd, "--help");
+            assertEquals(0, r.exitCode());
             String h = r.out().replaceAll("\\s+", "");
             assertTrue(h.contains("Example:./diffinstruct" + cmd), h);
             for (String s : new String[] {"default: " + fmt(d.lrG) + "; builtin:mixture: " + fmt(m.lrG),
@@ -67,9 +53,9 @@ class DistillCommandTest {
     @Test
     void distillTheMixtureAndLoadTheOutputsInPython() throws Exception {
         Path out = dir.resolve("run");
-        Run r = run("distill", "--out", out.toString(), "--steps", "60", "--warmup-fake", "10", "--batch", "64", "--hidden", "32",
+        Cli r = Cli.run("distill", "--out", out.toString(), "--steps", "60", "--warmup-fake", "10", "--batch", "64", "--hidden", "32",
                 "--log-every", "20", "--ckpt-every", "30");
-        assertEquals(0, r.code(), r.out() + r.err());
+        assertEquals(0, r.exitCode(), r.out() + r.err());
         assertTrue(r.out().contains("step 60/60"), r.out());
         assertTrue(r.out().contains("modes covered"), r.out());
         for (String f : new String[] {"generator.pt", "generator_ema.pt", "fake_score.pt", "metrics.jsonl", "config.json", "checkpoints/ckpt-000000060.zip"})
@@ -88,16 +74,16 @@ class DistillCommandTest {
         assertEquals("generator.pt (5, 2)\ngenerator_ema.pt (5, 2)", py.strip());
 
         // resume with more steps continues from the last checkpoint
-        Run more = run("distill", "--out", out.toString(), "--steps", "80", "--warmup-fake", "10", "--batch", "64", "--hidden", "32",
+        Cli more = Cli.run("distill", "--out", out.toString(), "--steps", "80", "--warmup-fake", "10", "--batch", "64", "--hidden", "32",
                 "--log-every", "20", "--ckpt-every", "30", "--resume");
-        assertEquals(0, more.code(), more.out() + more.err());
+        assertEquals(0, more.exitCode(), more.out() + more.err());
         assertTrue(more.err().contains("resuming from checkpoints/ckpt-000000060.zip at step 60 of 80"), more.err());
         assertTrue(more.out().contains("step 80/80"), more.out());
 
         // refine the distilled generator (its latent_shape attribute gives the latent shape)
-        Run ref = run("refine", "--generator", out.resolve("generator.pt").toString(), "--fake", out.resolve("fake_score.pt").toString(),
+        Cli ref = Cli.run("refine", "--generator", out.resolve("generator.pt").toString(), "--fake", out.resolve("fake_score.pt").toString(),
                 "--out", dir.resolve("refined").toString(), "--steps", "20", "--warmup-fake", "0", "--batch", "64", "--log-every", "10");
-        assertEquals(0, ref.code(), ref.out() + ref.err());
+        assertEquals(0, ref.exitCode(), ref.out() + ref.err());
         assertTrue(Files.exists(dir.resolve("refined/generator.pt")));
     }
 
@@ -111,24 +97,24 @@ class DistillCommandTest {
                     """);
             m.save(t);
         }
-        Run r = run("distill", "--teacher", t.toString(), "--data-shape", "2", "--out", dir.resolve("x").toString());
-        assertEquals(2, r.code(), r.err());
+        Cli r = Cli.run("distill", "--teacher", t.toString(), "--data-shape", "2", "--out", dir.resolve("x").toString());
+        assertEquals(2, r.exitCode(), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("forward(x, sigma) fails"), r.err());
 
-        Run missing = run("distill", "--teacher", dir.resolve("none.pt").toString(), "--out", dir.resolve("y").toString());
-        assertEquals(2, missing.code(), missing.err());
+        Cli missing = Cli.run("distill", "--teacher", dir.resolve("none.pt").toString(), "--out", dir.resolve("y").toString());
+        assertEquals(2, missing.exitCode(), missing.err());
 
-        Run noGen = run("refine", "--out", dir.resolve("z").toString());
-        assertEquals(2, noGen.code());
+        Cli noGen = Cli.run("refine", "--out", dir.resolve("z").toString());
+        assertEquals(2, noGen.exitCode());
         assertTrue(noGen.err().contains("--generator"), noGen.err());
 
-        Run badOpt = run("distill", "--out", dir.resolve("w").toString(), "--lr-g", "-1");
-        assertEquals(2, badOpt.code());
+        Cli badOpt = Cli.run("distill", "--out", dir.resolve("w").toString(), "--lr-g", "-1");
+        assertEquals(2, badOpt.exitCode());
         assertTrue(badOpt.err().contains("--lr-g"), badOpt.err());
 
-        Run betas = run("distill", "--out", dir.resolve("v").toString(), "--betas", "0.9");
-        assertEquals(2, betas.code());
+        Cli betas = Cli.run("distill", "--out", dir.resolve("v").toString(), "--betas", "0.9");
+        assertEquals(2, betas.exitCode());
     }
 
     /** A class-conditional 8-mode ring teacher file: class c is components 2c and 2c+1. */
@@ -145,19 +131,19 @@ class DistillCommandTest {
     @Test
     void classConditionalDistillThenSampleOneClass() throws Exception {
         Path t = conditionalRing(), out = dir.resolve("cond");
-        Run r = run("distill", "--teacher", t.toString(), "--classes", "4", "--out", out.toString(), "--steps", "300", "--batch", "128",
+        Cli r = Cli.run("distill", "--teacher", t.toString(), "--classes", "4", "--out", out.toString(), "--steps", "300", "--batch", "128",
                 "--hidden", "64", "--lr-g", "1e-3", "--lr-f", "2e-3", "--fake-steps", "2", "--warmup-fake", "50", "--p-mean", "-2",
                 "--p-std", "1.5", "--ema-halflife", "5000", "--log-every", "100", "--snapshot-every", "150");
-        assertEquals(0, r.code(), r.out() + r.err());
+        assertEquals(0, r.exitCode(), r.out() + r.err());
         try (var snaps = Files.list(out.resolve("snapshots"))) {
             assertTrue(snaps.count() >= 1, "snapshots of a conditional run (every class in turn)");
         }
         assertTrue(Files.readString(out.resolve("config.json")).contains("\"classes\": 4"));
 
         Path x = dir.resolve("class1.npy");
-        Run s = run("sample", "--generator", out.resolve("generator_ema.pt").toString(), "--classes", "4", "--label", "1", "--n", "400",
+        Cli s = Cli.run("sample", "--generator", out.resolve("generator_ema.pt").toString(), "--classes", "4", "--label", "1", "--n", "400",
                 "--out", x.toString());
-        assertEquals(0, s.code(), s.out() + s.err());
+        assertEquals(0, s.exitCode(), s.out() + s.err());
         assertTrue(s.out().contains("class1.labels.npy"), s.out());
         try (Scope sc = Scope.open()) {
             long[] labels = Npy.read(dir.resolve("class1.labels.npy")).toLongArray();
@@ -177,8 +163,8 @@ class DistillCommandTest {
                 """, out.resolve("generator.pt").toString());
         assertEquals("4 (3, 2)", py.strip());
 
-        Run noClasses = run("sample", "--generator", out.resolve("generator.pt").toString(), "--n", "10", "--out", dir.resolve("n.npy").toString());
-        assertEquals(2, noClasses.code());
+        Cli noClasses = Cli.run("sample", "--generator", out.resolve("generator.pt").toString(), "--n", "10", "--out", dir.resolve("n.npy").toString());
+        assertEquals(2, noClasses.exitCode());
         assertTrue(noClasses.err().contains("give --classes 4"), noClasses.err());
 
         // the teacher and --classes must agree
@@ -186,29 +172,29 @@ class DistillCommandTest {
         try (ScriptModule m = MixtureTeacher.defaultRing().toModule()) {
             m.save(ring);
         }
-        Run a = run("distill", "--teacher", ring.toString(), "--data-shape", "2", "--classes", "4", "--out", dir.resolve("c1").toString());
-        assertEquals(2, a.code(), a.err());
+        Cli a = Cli.run("distill", "--teacher", ring.toString(), "--data-shape", "2", "--classes", "4", "--out", dir.resolve("c1").toString());
+        assertEquals(2, a.exitCode(), a.err());
         assertEquals(1, a.err().strip().lines().count(), a.err());
         assertTrue(a.err().contains("drop --classes"), a.err());
-        Run b = run("distill", "--teacher", t.toString(), "--out", dir.resolve("c2").toString());
-        assertEquals(2, b.code(), b.err());
+        Cli b = Cli.run("distill", "--teacher", t.toString(), "--out", dir.resolve("c2").toString());
+        assertEquals(2, b.exitCode(), b.err());
         assertTrue(b.err().contains("give --classes 4"), b.err());
     }
 
     @Test
     void scheduleFlagsAreStoredInTheConfig() throws Exception {
         Path out = dir.resolve("sched");
-        Run r = run("distill", "--out", out.toString(), "--steps", "2", "--batch", "8", "--hidden", "8", "--warmup-fake", "0",
+        Cli r = Cli.run("distill", "--out", out.toString(), "--steps", "2", "--batch", "8", "--hidden", "8", "--warmup-fake", "0",
                 "--beta-min", "0.05", "--beta-max", "15", "--time-scale", "999", "--schedule", "cosine", "--ddpm-steps", "500");
-        assertEquals(0, r.code(), r.out() + r.err());
+        assertEquals(0, r.exitCode(), r.out() + r.err());
         String cfg = Files.readString(out.resolve("config.json"));
         for (String s : new String[] {"\"betaMin\": 0.05", "\"betaMax\": 15.0", "\"timeScale\": 999.0", "\"schedule\": \"cosine\"", "\"ddpmSteps\": 500"})
             assertTrue(cfg.contains(s), s + " in " + cfg);
-        Run bad = run("distill", "--out", dir.resolve("s2").toString(), "--schedule", "sqrt");
-        assertEquals(2, bad.code());
+        Cli bad = Cli.run("distill", "--out", dir.resolve("s2").toString(), "--schedule", "sqrt");
+        assertEquals(2, bad.exitCode());
         assertTrue(bad.err().contains("--schedule"), bad.err());
-        Run bad2 = run("distill", "--out", dir.resolve("s3").toString(), "--beta-min", "30");
-        assertEquals(2, bad2.code());
+        Cli bad2 = Cli.run("distill", "--out", dir.resolve("s3").toString(), "--beta-min", "30");
+        assertEquals(2, bad2.exitCode());
         assertTrue(bad2.err().contains("--beta-min"), bad2.err());
     }
 

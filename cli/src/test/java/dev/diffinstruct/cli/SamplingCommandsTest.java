@@ -13,8 +13,6 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -30,27 +28,16 @@ class SamplingCommandsTest {
 
     static Path ring, generator, bareGenerator, condGenerator, xOnly, features;
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        CommandLine cl = Main.newCommandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = Main.execute(cl, args);
-        return new Run(code, out.toString(), err.toString());
-    }
-
-    static void assertUsageError(Run r, String fragment) {
-        assertEquals(Main.EXIT_USAGE, r.code, r.toString());
-        assertTrue(r.err.contains(fragment), "stderr should mention '" + fragment + "': " + r.err);
+    static void assertUsageError(Cli r, String fragment) {
+        assertEquals(Main.EXIT_USAGE, r.exitCode(), r.toString());
+        assertTrue(r.err().contains(fragment), "stderr should mention '" + fragment + "': " + r.err());
     }
 
     /** An execution-time input error: exit 2 and exactly one line on stderr. */
-    static void assertOneLineError(Run r, String fragment) {
+    static void assertOneLineError(Cli r, String fragment) {
         assertUsageError(r, fragment);
-        assertEquals(1, r.err.strip().lines().count(), "one line: " + r.err);
-        assertTrue(r.err.startsWith("error: "), r.err);
+        assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+        assertTrue(r.err().startsWith("error: "), r.err());
     }
 
     @BeforeAll
@@ -112,10 +99,10 @@ class SamplingCommandsTest {
     @Test
     void sampleWritesAnNpyThatDoesNotDependOnTheBatch() throws Exception {
         Path a = dir.resolve("a.npy"), b = dir.resolve("b.npy");
-        Run r = run("sample", "--generator", generator.toString(), "--n", "10", "--seed", "1", "--batch", "3", "--out", a.toString());
-        assertEquals(0, r.code, r.toString());
-        assertTrue(r.out.contains("wrote 10 samples of shape [2]"), r.out);
-        assertEquals(0, run("sample", "--generator", generator.toString(), "--n", "10", "--seed", "1", "--batch", "10", "--out", b.toString()).code);
+        Cli r = Cli.run("sample", "--generator", generator.toString(), "--n", "10", "--seed", "1", "--batch", "3", "--out", a.toString());
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.out().contains("wrote 10 samples of shape [2]"), r.out());
+        assertEquals(0, Cli.run("sample", "--generator", generator.toString(), "--n", "10", "--seed", "1", "--batch", "10", "--out", b.toString()).exitCode());
         try (Scope s = Scope.open()) {
             Tensor x = Npy.read(a);
             assertArrayEquals(new long[] {10, 2}, x.shape());
@@ -142,14 +129,14 @@ class SamplingCommandsTest {
     @Test
     void sampleUsesLatentDimAndWritesLabels() {
         Path a = dir.resolve("bare.npy");
-        Run r = run("sample", "--generator", bareGenerator.toString(), "--latent-dim", "4", "--n", "5", "--out", a.toString());
-        assertEquals(0, r.code, r.toString());
+        Cli r = Cli.run("sample", "--generator", bareGenerator.toString(), "--latent-dim", "4", "--n", "5", "--out", a.toString());
+        assertEquals(0, r.exitCode(), r.toString());
         try (Scope s = Scope.open()) {
             assertArrayEquals(new long[] {5, 1, 2, 2}, Npy.read(a).shape());
         }
         Path c = dir.resolve("cond.npy");
-        r = run("sample", "--generator", condGenerator.toString(), "--classes", "3", "--label", "1", "--n", "4", "--out", c.toString());
-        assertEquals(0, r.code, r.toString());
+        r = Cli.run("sample", "--generator", condGenerator.toString(), "--classes", "3", "--label", "1", "--n", "4", "--out", c.toString());
+        assertEquals(0, r.exitCode(), r.toString());
         try (Scope s = Scope.open()) {
             double[] x = Npy.read(c).toDoubleArray();
             for (int i = 0; i < 4; i++) assertEquals(10, x[2 * i + 1], 0.1); // class 1 -> second coordinate 10
@@ -160,19 +147,19 @@ class SamplingCommandsTest {
     @Test
     void sampleErrors() throws IOException {
         Path o = dir.resolve("e.npy");
-        assertOneLineError(run("sample", "--generator", dir.resolve("missing.pt").toString(), "--out", o.toString()), "no such file");
-        assertOneLineError(run("sample", "--generator", bareGenerator.toString(), "--out", o.toString()), "--latent-dim");
-        assertOneLineError(run("sample", "--generator", generator.toString(), "--latent-dim", "3", "--out", o.toString()), "disagrees");
-        assertOneLineError(run("sample", "--generator", generator.toString(), "--n", "0", "--out", o.toString()), "--n must be >= 1");
-        assertOneLineError(run("sample", "--generator", generator.toString(), "--out", dir.resolve("no/such/x.npy").toString()), "does not exist");
-        assertOneLineError(run("sample", "--generator", generator.toString(), "--out", dir.resolve("x.txt").toString()), "must end in .npy");
-        assertOneLineError(run("sample", "--generator", generator.toString(), "--classes", "2", "--out", o.toString()), "failed on latents");
-        assertOneLineError(run("sample", "--generator", ring.toString(), "--out", o.toString()), "latent_shape");
+        assertOneLineError(Cli.run("sample", "--generator", dir.resolve("missing.pt").toString(), "--out", o.toString()), "no such file");
+        assertOneLineError(Cli.run("sample", "--generator", bareGenerator.toString(), "--out", o.toString()), "--latent-dim");
+        assertOneLineError(Cli.run("sample", "--generator", generator.toString(), "--latent-dim", "3", "--out", o.toString()), "disagrees");
+        assertOneLineError(Cli.run("sample", "--generator", generator.toString(), "--n", "0", "--out", o.toString()), "--n must be >= 1");
+        assertOneLineError(Cli.run("sample", "--generator", generator.toString(), "--out", dir.resolve("no/such/x.npy").toString()), "does not exist");
+        assertOneLineError(Cli.run("sample", "--generator", generator.toString(), "--out", dir.resolve("x.txt").toString()), "must end in .npy");
+        assertOneLineError(Cli.run("sample", "--generator", generator.toString(), "--classes", "2", "--out", o.toString()), "failed on latents");
+        assertOneLineError(Cli.run("sample", "--generator", ring.toString(), "--out", o.toString()), "latent_shape");
         Path junk = dir.resolve("junk.pt");
         Files.writeString(junk, "not a model");
-        assertOneLineError(run("sample", "--generator", junk.toString(), "--latent-dim", "2", "--out", o.toString()), "not a valid TorchScript file");
-        assertUsageError(run("sample", "--out", o.toString()), "--generator");
-        assertUsageError(run("sample", "--generator", generator.toString(), "--n", "many", "--out", o.toString()), "--n");
+        assertOneLineError(Cli.run("sample", "--generator", junk.toString(), "--latent-dim", "2", "--out", o.toString()), "not a valid TorchScript file");
+        assertUsageError(Cli.run("sample", "--out", o.toString()), "--generator");
+        assertUsageError(Cli.run("sample", "--generator", generator.toString(), "--n", "many", "--out", o.toString()), "--n");
     }
 
     // ---- teacher-sample ----------------------------------------------------------------------------
@@ -180,10 +167,10 @@ class SamplingCommandsTest {
     @Test
     void teacherSampleRunsHeun() {
         Path o = dir.resolve("t.npy");
-        Run r = run("teacher-sample", "--teacher", ring.toString(), "--teacher-kind", "edm", "--shape", "2", "--n", "20",
+        Cli r = Cli.run("teacher-sample", "--teacher", ring.toString(), "--teacher-kind", "edm", "--shape", "2", "--n", "20",
                 "--steps", "18", "--batch", "8", "--seed", "3", "--out", o.toString());
-        assertEquals(0, r.code, r.toString());
-        assertTrue(r.out.contains("35 network evaluations per sample"), r.out);
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.out().contains("35 network evaluations per sample"), r.out());
         try (Scope s = Scope.open()) {
             Tensor x = Npy.read(o);
             assertArrayEquals(new long[] {20, 2}, x.shape());
@@ -196,23 +183,23 @@ class SamplingCommandsTest {
     void teacherSampleErrors() {
         Path o = dir.resolve("te.npy");
         String t = ring.toString();
-        assertOneLineError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "3", "--out", o.toString()),
+        assertOneLineError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "3", "--out", o.toString()),
                 "does not fit --teacher-kind edm and data shape 3");
-        assertOneLineError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--classes", "2", "--shape", "2", "--out", o.toString()),
+        assertOneLineError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--classes", "2", "--shape", "2", "--out", o.toString()),
                 "class_labels");
-        assertOneLineError(run("teacher-sample", "--teacher", xOnly.toString(), "--teacher-kind", "vp-eps", "--shape", "2", "--out", o.toString()),
+        assertOneLineError(Cli.run("teacher-sample", "--teacher", xOnly.toString(), "--teacher-kind", "vp-eps", "--shape", "2", "--out", o.toString()),
                 "does not fit --teacher-kind vp-eps");
-        assertOneLineError(run("teacher-sample", "--teacher", dir.resolve("none.pt").toString(), "--teacher-kind", "edm", "--shape", "2",
+        assertOneLineError(Cli.run("teacher-sample", "--teacher", dir.resolve("none.pt").toString(), "--teacher-kind", "edm", "--shape", "2",
                 "--out", o.toString()), "no such file");
-        assertOneLineError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "0", "--out", o.toString()),
+        assertOneLineError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "0", "--out", o.toString()),
                 "sizes must be positive");
-        assertOneLineError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "2", "--sigma-min", "0", "--out", o.toString()),
+        assertOneLineError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "2", "--sigma-min", "0", "--out", o.toString()),
                 "sigma-min");
-        assertUsageError(run("teacher-sample", "--teacher", t, "--teacher-kind", "ddim", "--shape", "2", "--out", o.toString()),
+        assertUsageError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "ddim", "--shape", "2", "--out", o.toString()),
                 "unknown teacher kind 'ddim'");
-        assertUsageError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "2,x", "--out", o.toString()), "--shape");
-        assertUsageError(run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--out", o.toString()), "--shape");
-        assertUsageError(run("teacher-sample", "--teacher", t, "--teacher-kind", "ddpm-eps", "--schedule", "sqrt", "--shape", "2",
+        assertUsageError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "2,x", "--out", o.toString()), "--shape");
+        assertUsageError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--out", o.toString()), "--shape");
+        assertUsageError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "ddpm-eps", "--schedule", "sqrt", "--shape", "2",
                 "--out", o.toString()), "unknown DDPM schedule");
     }
 
@@ -228,23 +215,23 @@ class SamplingCommandsTest {
             Npy.write(imgs, Tensor.randn(g, 50, 1, 2, 2));
             Npy.write(irefs, Tensor.randn(g, 60, 1, 2, 2).add(0.5));
         }
-        Run r = run("eval", "--samples", samples.toString(), "--reference", refs.toString());
-        assertEquals(0, r.code, r.toString());
-        assertTrue(r.out.contains("frechet distance (data space)") && r.out.contains("precision (k=3)") && r.out.contains("recall (k=3)"), r.out);
-        r = run("eval", "--samples", imgs.toString(), "--reference", irefs.toString(), "--features", features.toString(), "--batch", "16");
-        assertEquals(0, r.code, r.toString());
-        assertTrue(r.out.contains("frechet distance (features of features.pt (6-d))"), r.out);
-        r = run("eval", "--generator", generator.toString(), "--n", "200", "--reference", refs.toString());
-        assertEquals(0, r.code, r.toString());
+        Cli r = Cli.run("eval", "--samples", samples.toString(), "--reference", refs.toString());
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.out().contains("frechet distance (data space)") && r.out().contains("precision (k=3)") && r.out().contains("recall (k=3)"), r.out());
+        r = Cli.run("eval", "--samples", imgs.toString(), "--reference", irefs.toString(), "--features", features.toString(), "--batch", "16");
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.out().contains("frechet distance (features of features.pt (6-d))"), r.out());
+        r = Cli.run("eval", "--generator", generator.toString(), "--n", "200", "--reference", refs.toString());
+        assertEquals(0, r.exitCode(), r.toString());
 
-        assertOneLineError(run("eval", "--samples", imgs.toString(), "--reference", irefs.toString()), "give --features");
-        assertOneLineError(run("eval", "--samples", samples.toString(), "--reference", irefs.toString()), "same shape per sample");
-        assertOneLineError(run("eval", "--samples", samples.toString(), "--reference", dir.resolve("nope.npy").toString()), "no such file");
-        assertOneLineError(run("eval", "--samples", imgs.toString(), "--reference", irefs.toString(), "--features", xOnly.toString()),
+        assertOneLineError(Cli.run("eval", "--samples", imgs.toString(), "--reference", irefs.toString()), "give --features");
+        assertOneLineError(Cli.run("eval", "--samples", samples.toString(), "--reference", irefs.toString()), "same shape per sample");
+        assertOneLineError(Cli.run("eval", "--samples", samples.toString(), "--reference", dir.resolve("nope.npy").toString()), "no such file");
+        assertOneLineError(Cli.run("eval", "--samples", imgs.toString(), "--reference", irefs.toString(), "--features", xOnly.toString()),
                 "must return [N, F]");
-        assertUsageError(run("eval", "--samples", samples.toString(), "--generator", generator.toString(), "--reference", refs.toString()),
+        assertUsageError(Cli.run("eval", "--samples", samples.toString(), "--generator", generator.toString(), "--reference", refs.toString()),
                 "mutually exclusive");
-        assertUsageError(run("eval", "--reference", refs.toString()), "--samples");
+        assertUsageError(Cli.run("eval", "--reference", refs.toString()), "--samples");
     }
 
     @Test
@@ -263,23 +250,23 @@ class SamplingCommandsTest {
             }
             Npy.write(centres, Tensor.of(mu, 8, 2));
         }
-        Run good = run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", "builtin:mixture");
-        assertEquals(0, good.code, good.toString());
-        Run bad = run("eval", "--samples", collapsed.toString(), "--reference", refs.toString(), "--modes", centres.toString());
-        assertEquals(0, bad.code, bad.toString());
-        System.out.println("eval of ring samples:\n" + good.out + "eval of collapsed samples:\n" + bad.out);
-        double edGood = energy(good.out), edBad = energy(bad.out);
+        Cli good = Cli.run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", "builtin:mixture");
+        assertEquals(0, good.exitCode(), good.toString());
+        Cli bad = Cli.run("eval", "--samples", collapsed.toString(), "--reference", refs.toString(), "--modes", centres.toString());
+        assertEquals(0, bad.exitCode(), bad.toString());
+        System.out.println("eval of ring samples:\n" + good.out() + "eval of collapsed samples:\n" + bad.out());
+        double edGood = energy(good.out()), edBad = energy(bad.out());
         assertTrue(edGood < 0.01 && edBad > 0.3, edGood + ", " + edBad);
-        assertTrue(good.out.contains("modes (builtin:mixture): samples: modes covered 8/8"), good.out);
-        assertTrue(bad.out.contains("samples: modes covered 1/8"), bad.out);
-        assertTrue(bad.out.contains("reference: modes covered 8/8"), bad.out);
-        Run fixedStd = run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", centres.toString(), "--mode-std", "0.08");
-        assertEquals(0, fixedStd.code, fixedStd.toString());
-        assertTrue(fixedStd.out.contains("samples: modes covered 8/8"), fixedStd.out);
+        assertTrue(good.out().contains("modes (builtin:mixture): samples: modes covered 8/8"), good.out());
+        assertTrue(bad.out().contains("samples: modes covered 1/8"), bad.out());
+        assertTrue(bad.out().contains("reference: modes covered 8/8"), bad.out());
+        Cli fixedStd = Cli.run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", centres.toString(), "--mode-std", "0.08");
+        assertEquals(0, fixedStd.exitCode(), fixedStd.toString());
+        assertTrue(fixedStd.out().contains("samples: modes covered 8/8"), fixedStd.out());
 
-        assertOneLineError(run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", ring.toString()), "--modes");
-        assertOneLineError(run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--mode-std", "0.1"), "needs --modes");
-        assertOneLineError(run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", centres.toString(),
+        assertOneLineError(Cli.run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", ring.toString()), "--modes");
+        assertOneLineError(Cli.run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--mode-std", "0.1"), "needs --modes");
+        assertOneLineError(Cli.run("eval", "--samples", samples.toString(), "--reference", refs.toString(), "--modes", centres.toString(),
                 "--mode-std", "-1"), "--mode-std must be > 0");
     }
 
@@ -301,9 +288,9 @@ class SamplingCommandsTest {
             m.save(g);
         }
         Path o = dir.resolve("nc.npy");
-        assertOneLineError(run("sample", "--generator", g.toString(), "--out", o.toString()), "give --classes 3");
-        assertOneLineError(run("sample", "--generator", g.toString(), "--classes", "4", "--out", o.toString()), "disagrees");
-        assertEquals(0, run("sample", "--generator", g.toString(), "--classes", "3", "--label", "1", "--n", "5", "--out", o.toString()).code);
+        assertOneLineError(Cli.run("sample", "--generator", g.toString(), "--out", o.toString()), "give --classes 3");
+        assertOneLineError(Cli.run("sample", "--generator", g.toString(), "--classes", "4", "--out", o.toString()), "disagrees");
+        assertEquals(0, Cli.run("sample", "--generator", g.toString(), "--classes", "3", "--label", "1", "--n", "5", "--out", o.toString()).exitCode());
         assertTrue(Files.exists(dir.resolve("nc.labels.npy")));
     }
 
@@ -312,13 +299,13 @@ class SamplingCommandsTest {
     @Test
     void helpShowsEveryDefaultAndAnExample() {
         for (String cmd : new String[] {"sample", "teacher-sample", "eval"}) {
-            Run r = run(cmd, "--help");
-            assertEquals(0, r.code);
-            assertTrue(r.out.contains("Example: ./diffinstruct " + cmd), r.out);
+            Cli r = Cli.run(cmd, "--help");
+            assertEquals(0, r.exitCode());
+            assertTrue(r.out().contains("Example: ./diffinstruct " + cmd), r.out());
             CommandLine sub = Main.newCommandLine().getSubcommands().get(cmd);
             for (CommandLine.Model.OptionSpec o : sub.getCommandSpec().options()) {
                 if (o.defaultValue() != null)
-                    assertTrue(r.out.contains("Default: " + o.defaultValue()), cmd + " --help should show the default of " + o.longestName());
+                    assertTrue(r.out().contains("Default: " + o.defaultValue()), cmd + " --help should show the default of " + o.longestName());
             }
         }
     }
