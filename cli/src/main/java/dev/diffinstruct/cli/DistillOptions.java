@@ -151,7 +151,6 @@ final class DistillOptions {
     @Option(names = "--resume", description = "Continue the run in --out from its latest checkpoint (start fresh if it has none).")
     boolean resume;
 
-    /** The configuration: defaults (the mixture's for the built-in teacher), then the options given. */
     /** Checks a --config file's keys against {@code spec}'s options, and how the run is shown. */
     DistillRunner.Display display(picocli.CommandLine.Model.CommandSpec spec) {
         if (config != null) ConfigFileDefaults.read(config).validate(spec);
@@ -160,6 +159,13 @@ final class DistillOptions {
         return new DistillRunner.Display(quiet, every, Progress.stdoutIsTerminal());
     }
 
+    /** Runs distill/refine with these options and {@code generator} (see {@link DistillRunner#run}). */
+    int run(String generator, picocli.CommandLine.Model.CommandSpec spec) {
+        DistillConfig cfg = toConfig(generator);
+        return DistillRunner.run(cfg, resume, display(spec), spec.commandLine().getOut(), spec.commandLine().getErr());
+    }
+
+    /** The configuration: defaults (the mixture's for the built-in teacher), then the options given. */
     DistillConfig toConfig(String generator) {
         String t = teacher == null ? DistillConfig.BUILTIN_MIXTURE : teacher;
         DistillConfig c = DistillConfig.BUILTIN_MIXTURE.equals(t) ? DistillConfig.mixtureDefaults() : new DistillConfig();

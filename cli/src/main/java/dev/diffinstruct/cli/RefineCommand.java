@@ -1,6 +1,5 @@
 package dev.diffinstruct.cli;
 
-import dev.diffinstruct.trainer.distill.DistillConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -33,7 +32,6 @@ final class RefineCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        DistillConfig cfg = options.toConfig(generator);
-        return DistillRunner.run(cfg, options.resume, options.display(spec), spec.commandLine().getOut(), spec.commandLine().getErr());
+        return options.run(generator, spec);
     }
 }
