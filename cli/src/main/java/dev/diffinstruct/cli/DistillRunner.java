@@ -18,7 +18,6 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -56,10 +55,10 @@ final class DistillRunner {
             Listener listener = new Listener(di, display, out, err);
             DiffInstruct.Result r = di.run(listener, stop.flag());
             if (r.stopped()) {
-                listener.progress.done(String.format(Locale.ROOT, "stopped at step %d; checkpoint written: continue with the same command and --resume", r.step()));
+                listener.report.stopped(r.step());
                 return Main.EXIT_FAILURE;
             }
-            listener.progress.done(String.format(Locale.ROOT, "done: %d steps in %.1f s (%d skipped)", r.step(), r.wallSeconds(), r.skippedSteps()));
+            listener.report.done(r.step(), r.wallSeconds(), r.skippedSteps());
             out.println("wrote " + r.out().resolve("generator.pt") + ", generator_ema.pt, fake_score.pt, metrics.jsonl, config.json");
             hooks.after(di, out);
             return Main.EXIT_OK;
@@ -70,53 +69,44 @@ final class DistillRunner {
         return new TrainingListener() {
             @Override
             public void onMessage(String line) {
-                err.println(line);
-                err.flush();
+                RunReport.message(err, line);
             }
         };
     }
 
     /** Progress line, checkpoint notes and snapshots for one run. */
     private static final class Listener implements TrainingListener {
-        final Progress progress;
+        final RunReport report;
         private final DiffInstruct di;
         private final Display display;
-        private final PrintWriter err;
-        private final Map<String, Double> last = new LinkedHashMap<>();
 
         Listener(DiffInstruct di, Display display, PrintWriter out, PrintWriter err) {
             this.di = di;
             this.display = display;
-            this.err = err;
-            this.progress = new Progress(out, display.terminal(), display.quiet(),
-                    di.step(), di.config().steps);
+            this.report = new RunReport(new Progress(out, display.terminal(), display.quiet(),
+                    di.step(), di.config().steps), display.terminal(), err);
         }
 
         @Override
         public void onStep(StepMetrics m) {
-            last.clear();
-            last.put("loss_g", m.lossGenerator());
-            last.put("loss_f", m.lossFake());
-            last.put("|grad_g|", m.gradNormGenerator());
-            if (m.skippedSteps() > 0) last.put("skipped", (double) m.skippedSteps());
-            progress.step(m.step(), last, !display.terminal());
+            report.logged(m.step(), List.of(Map.entry("loss_g", m.lossGenerator()), Map.entry("loss_f", m.lossFake()),
+                    Map.entry("|grad_g|", m.gradNormGenerator())), m.skippedSteps());
         }
 
         @Override
         public void onProgress(long step) {
-            if (display.terminal()) progress.step(step, last, step == di.config().steps);
+            report.step(step, di.config().steps);
             if (display.snapshotEvery() > 0 && step % display.snapshotEvery() == 0) snapshot(di, step);
         }
 
         @Override
         public void onCheckpoint(long step, Path file) {
-            progress.checkpoint(step, file.toString());
+            report.checkpoint(step, file);
         }
 
         @Override
         public void onMessage(String line) {
-            err.println(line);
-            err.flush();
+            report.message(line);
         }
     }
 

@@ -11,8 +11,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Locale;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -123,13 +122,13 @@ final class TrainTeacherCommand implements Callable<Integer> {
              TeacherTrainer trainer = TeacherTrainer.open(cfg, resume, messages(err))) {
             if (!quiet) out.println("training " + cfg.model + " on " + trainer.data() + ", " + trainer.model().parameterCount()
                     + " parameters, into " + cfg.out);
-            Listener listener = new Listener(trainer, new Progress(out, terminal, quiet, trainer.step(), trainer.config().steps), terminal, err);
+            Listener listener = new Listener(trainer, new RunReport(new Progress(out, terminal, quiet, trainer.step(), trainer.config().steps), terminal, err));
             TeacherTrainer.Result r = trainer.run(listener, stop.flag());
             if (r.stopped()) {
-                listener.progress.done(String.format(Locale.ROOT, "stopped at step %d; checkpoint written: continue with the same command and --resume", r.step()));
+                listener.report.stopped(r.step());
                 return Main.EXIT_FAILURE;
             }
-            listener.progress.done(String.format(Locale.ROOT, "done: %d steps in %.1f s (%d skipped)", r.step(), r.wallSeconds(), r.skippedSteps()));
+            listener.report.done(r.step(), r.wallSeconds(), r.skippedSteps());
             out.println("wrote " + r.out().resolve("teacher.pt") + " (EMA), teacher_raw.pt, metrics.jsonl, config.json");
             out.flush();
             return Main.EXIT_OK;
@@ -174,51 +173,39 @@ final class TrainTeacherCommand implements Callable<Integer> {
         return new TeacherTrainer.Listener() {
             @Override
             public void onMessage(String line) {
-                err.println(line);
-                err.flush();
+                RunReport.message(err, line);
             }
         };
     }
 
     /** Progress line and checkpoint notes for one run. */
     private static final class Listener implements TeacherTrainer.Listener {
-        final Progress progress;
+        final RunReport report;
         private final TeacherTrainer trainer;
-        private final boolean terminal;
-        private final PrintWriter err;
-        private final Map<String, Double> last = new LinkedHashMap<>();
 
-        Listener(TeacherTrainer trainer, Progress progress, boolean terminal, PrintWriter err) {
+        Listener(TeacherTrainer trainer, RunReport report) {
             this.trainer = trainer;
-            this.progress = progress;
-            this.terminal = terminal;
-            this.err = err;
+            this.report = report;
         }
 
         @Override
         public void onStep(TeacherTrainer.Metrics m) {
-            last.clear();
-            last.put("loss", m.loss());
-            last.put("|grad|", m.gradNorm());
-            last.put("lr", m.lr());
-            if (m.skippedSteps() > 0) last.put("skipped", (double) m.skippedSteps());
-            progress.step(m.step(), last, !terminal);
+            report.logged(m.step(), List.of(Map.entry("loss", m.loss()), Map.entry("|grad|", m.gradNorm()), Map.entry("lr", m.lr())), m.skippedSteps());
         }
 
         @Override
         public void onProgress(long step, double loss) {
-            if (terminal) progress.step(step, last, step == trainer.config().steps);
+            report.step(step, trainer.config().steps);
         }
 
         @Override
         public void onCheckpoint(long step, Path file) {
-            progress.checkpoint(step, file.toString());
+            report.checkpoint(step, file);
         }
 
         @Override
         public void onMessage(String line) {
-            err.println(line);
-            err.flush();
+            report.message(line);
         }
     }
 }

@@ -1,0 +1,60 @@
+package dev.diffinstruct.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What distill and train-teacher print while a run goes: the progress line with the values of
+ * the last logged step, checkpoint notes, notices on stderr and the closing line.
+ */
+final class RunReport {
+    final Progress progress;
+    private final boolean terminal;
+    private final PrintWriter err;
+    private final Map<String, Double> last = new LinkedHashMap<>();
+
+    RunReport(Progress progress, boolean terminal, PrintWriter err) {
+        this.progress = progress;
+        this.terminal = terminal;
+        this.err = err;
+    }
+
+    /** A logged step: {@code values} (in order) replace the last ones on the progress line; skipped steps are added when there are any. */
+    void logged(long step, List<Map.Entry<String, Double>> values, long skippedSteps) {
+        last.clear();
+        for (Map.Entry<String, Double> e : values) last.put(e.getKey(), e.getValue());
+        if (skippedSteps > 0) last.put("skipped", (double) skippedSteps);
+        progress.step(step, last, !terminal);
+    }
+
+    /** Any step: on a terminal, the progress line moves on (and is forced at the last step). */
+    void step(long step, long totalSteps) {
+        if (terminal) progress.step(step, last, step == totalSteps);
+    }
+
+    void checkpoint(long step, Path file) {
+        progress.checkpoint(step, file.toString());
+    }
+
+    void message(String line) {
+        message(err, line);
+    }
+
+    /** A notice on stderr, flushed at once. */
+    static void message(PrintWriter err, String line) {
+        err.println(line);
+        err.flush();
+    }
+
+    void stopped(long step) {
+        progress.done(String.format(Locale.ROOT, "stopped at step %d; checkpoint written: continue with the same command and --resume", step));
+    }
+
+    void done(long step, double wallSeconds, long skippedSteps) {
+        progress.done(String.format(Locale.ROOT, "done: %d steps in %.1f s (%d skipped)", step, wallSeconds, skippedSteps));
+    }
+}
