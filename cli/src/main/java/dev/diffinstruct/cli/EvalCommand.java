@@ -6,6 +6,7 @@ import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.data.ImageDataset;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
@@ -34,7 +35,7 @@ import java.util.concurrent.Callable;
                 + "samples spread over the modes of a mixture.", "",
                 "Example: ./diffinstruct eval --samples samples.npy --reference data.npy", "",
                 "Example: ./diffinstruct eval --generator demo-out/generator.pt --n 4000 --reference ring.npy --modes builtin:mixture", "",
-                "Example: ./diffinstruct eval --generator out/generator.pt --n 10000 --reference cifar.npy --features inception.pt"})
+                "Example: ./diffinstruct eval --generator out/generator.pt --n 10000 --reference fashion-mnist:test --features assets/fashion-mnist/features.pt"})
 final class EvalCommand implements Callable<Integer> {
     @Mixin
     GlobalOptions global;
@@ -50,8 +51,9 @@ final class EvalCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
 
-    @Option(names = "--reference", required = true, paramLabel = "R.npy", description = "Reference data, [M, ...] of the samples' shape.")
-    Path reference;
+    @Option(names = "--reference", required = true, paramLabel = "R.npy|DATA",
+            description = "Reference data, [M, ...] of the samples' shape: an .npy file, or an image data set as train-teacher's --data takes it (e.g. fashion-mnist:test, a folder of PNGs).")
+    String reference;
 
     @Option(names = "--features", paramLabel = "F.pt", description = "Feature network forward(x) -> [N, F]; needed for image-shaped data.")
     Path features;
@@ -95,7 +97,7 @@ final class EvalCommand implements Callable<Integer> {
         CliIo.positive(k, "--k");
         Device dev = Device.parse(device).check();
         try (Scope s = Scope.open()) {
-            Tensor ref = CliIo.readNpy(reference, "--reference");
+            Tensor ref = referenceData();
             Tensor x = samples(dev);
             long[] xs = Arrays.copyOfRange(x.shape(), 1, x.dim()), rs = Arrays.copyOfRange(ref.shape(), 1, ref.dim());
             if (ref.dim() < 2 || !Arrays.equals(xs, rs))
@@ -129,6 +131,13 @@ final class EvalCommand implements Callable<Integer> {
             out.printf("recall (k=%d): %.4f%n", k, pr.recall());
         }
         return Main.EXIT_OK;
+    }
+
+    /** The reference: an .npy file, or an image data set spec (scaled to [-1, 1] like the training data). */
+    private Tensor referenceData() {
+        if (reference.toLowerCase(java.util.Locale.ROOT).endsWith(".npy")) return CliIo.readNpy(Path.of(reference), "--reference");
+        // The data set's tensors join the scope open here (call()'s), which frees them.
+        return ImageDataset.load(reference).images();
     }
 
     private Tensor samples(Device dev) {
