@@ -38,7 +38,9 @@ import java.util.stream.Stream;
                 "generator in under a minute on two CPU cores, and compare it with the teacher's 18-step Heun",
                 "sampler: modes covered, energy distance, sampling speed. Writes samples.png, metrics.jsonl",
                 "and generator.pt to --out.", "",
-                "Example: ./diffinstruct demo --steps 1000 --out /tmp/demo"})
+                "With --images, a short distillation of the committed Fashion-MNIST teacher instead.", "",
+                "Example: ./diffinstruct demo --steps 1000 --out /tmp/demo",
+                "         ./diffinstruct demo --images --steps 100"})
 final class DemoCommand implements Callable<Integer> {
     static final int SAMPLES = 4000;
 
@@ -48,7 +50,24 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "demo-out", paramLabel = "DIR", description = "Output folder (a previous demo there is replaced).")
     Path out;
 
-    @Option(names = "--steps", defaultValue = "6000", paramLabel = "N", description = "Training steps (generator updates).")
+    @Option(names = "--steps", paramLabel = "N", description = "Training steps (generator updates) (default: 6000; --images: 200).")
+    Long stepsOption;
+
+    @Option(names = "--images", description = {"Instead: a short distillation of an image teacher (default: the committed",
+            "Fashion-MNIST teacher) into its one-step copy, drawn beside the teacher's Heun samples."})
+    boolean images;
+
+    @Option(names = "--teacher", paramLabel = "T.pt",
+            description = "With --images: the EDM teacher forward(x, sigma) (default: assets/fashion-mnist/teacher.pt of this checkout).")
+    Path imageTeacher;
+
+    @Option(names = "--batch", paramLabel = "N", description = "With --images: samples per update (default: 16).")
+    Integer imageBatch;
+
+    @Option(names = "--data-shape", split = ",", paramLabel = "C,H,W",
+            description = "With --images: one image's shape, for a teacher without a data_shape attribute.")
+    long[] dataShape;
+
     long steps;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of everything random.")
@@ -62,7 +81,9 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        steps = stepsOption != null ? stepsOption : images ? 200 : 6000;
         if (steps < 1) throw new InvalidInputException("--steps must be >= 1, got " + steps);
+        if (images) return imageDemo();
         PrintWriter o = spec.commandLine().getOut();
         clearPreviousDemo(out);
         DistillConfig cfg = DistillConfig.mixtureDefaults();
@@ -88,6 +109,66 @@ final class DemoCommand implements Callable<Integer> {
                 @Override
                 public void after(DiffInstruct di, PrintWriter w) {
                     report(di, before[0], w);
+                }
+            });
+        } finally {
+            if (before[0] != null) before[0].close();
+        }
+    }
+
+    /** The committed teacher: the launcher passes the checkout as diffinstruct.home. */
+    private Path defaultImageTeacher() {
+        String home = System.getProperty("diffinstruct.home");
+        Path p = Path.of(home == null ? "." : home).resolve("assets/fashion-mnist/teacher.pt");
+        if (!Files.exists(p))
+            throw new InvalidInputException("no image teacher at " + p + ": give --teacher T.pt (an EDM denoiser forward(x, sigma))");
+        return p;
+    }
+
+    /** --images: distil an image teacher for a few steps and draw before / after / teacher grids. */
+    private int imageDemo() {
+        PrintWriter o = spec.commandLine().getOut();
+        clearPreviousDemo(out);
+        DistillConfig cfg = new DistillConfig();
+        cfg.teacher = (imageTeacher != null ? imageTeacher : defaultImageTeacher()).toString();
+        cfg.out = out.toString();
+        cfg.steps = steps;
+        cfg.seed = seed;
+        cfg.batch = imageBatch != null ? imageBatch : 16;
+        if (dataShape != null) cfg.dataShape = dataShape;
+        cfg.ckptEvery = Math.max(cfg.ckptEvery, steps);
+        cfg.logEvery = Math.max(1, Math.min(cfg.logEvery, steps / 20));
+        if (!quiet) o.printf("demo --images: distilling %s into its one-step copy g(z) = D(%.1f z, %.1f) (%d steps, batch %d) -> %s%n",
+                cfg.teacher, cfg.initSigma, cfg.initSigma, steps, cfg.batch, out);
+        Tensor[] before = new Tensor[1];
+        DistillRunner.Display display = new DistillRunner.Display(quiet, 0, Progress.stdoutIsTerminal());
+        try {
+            return DistillRunner.run(cfg, false, display, o, spec.commandLine().getErr(), new DistillRunner.Hooks() {
+                @Override
+                public void before(DiffInstruct di) {
+                    try (Generator g = new Generator(seed + 11)) {
+                        before[0] = di.sample(g, 32, true);
+                    }
+                }
+
+                @Override
+                public void after(DiffInstruct di, PrintWriter w) {
+                    try (Scope s = Scope.open(); Generator g = new Generator(seed + 11)) {
+                        Tensor after = di.sample(g, 32, true);
+                        HeunSampler heun = new HeunSampler(di.teacher());
+                        long[] shape = di.dataShape();
+                        long[] batch = new long[shape.length + 1];
+                        batch[0] = 32;
+                        System.arraycopy(shape, 0, batch, 1, shape.length);
+                        long t0 = System.nanoTime();
+                        Tensor teacher = heun.sample(Tensor.randn(g, batch), null, null);
+                        double heunSecs = (System.nanoTime() - t0) / 1e9;
+                        Path png = out.resolve("samples.png");
+                        Plots.imageGrids(png, List.of(new Plots.Grid("one-step, before (1 NFE)", before[0]),
+                                new Plots.Grid("one-step, after " + steps + " steps (1 NFE)", after),
+                                new Plots.Grid("teacher: Heun, " + heun.nfePerSample() + " NFE", teacher)), 8);
+                        w.printf(Locale.ROOT, "teacher's Heun sampler: 32 samples in %.1f s; wrote %s%n", heunSecs, png);
+                    }
                 }
             });
         } finally {

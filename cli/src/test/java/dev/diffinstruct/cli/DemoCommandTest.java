@@ -50,6 +50,26 @@ class DemoCommandTest {
     }
 
     @Test
+    void imageDemoDistilsAnImageTeacherAndDrawsThreeGrids() throws Exception {
+        Path unet = dir.resolve("unet.pt"), out = dir.resolve("img");
+        TrainTeacherCommandTest.python("models/export_unet.py", "--out", unet.toString(), "--channels", "8", "--mults", "1,2", "--seed", "3");
+        Cli r = Cli.run("demo", "--images", "--teacher", unet.toString(), "--steps", "3", "--batch", "4", "--data-shape", "1,28,28",
+                "--out", out.toString(), "--quiet");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("teacher's Heun sampler: 32 samples"), r.out());
+        BufferedImage png = ImageIO.read(out.resolve("samples.png").toFile());
+        assertTrue(png.getWidth() > 3 * 8 * 84, "three grids of 8 enlarged images per row: " + png.getWidth());
+        assertTrue(Files.size(out.resolve("generator.pt")) > 0);
+    }
+
+    @Test
+    void imageDemoWithoutATeacherSaysWhatToGive() {
+        Cli r = Cli.run("demo", "--images", "--teacher", dir.resolve("none.pt").toString(), "--out", dir.toString());
+        assertEquals(2, r.exitCode());
+        assertEquals(1, r.errLines(), r.err());
+    }
+
+    @Test
     void rejectsANonPositiveStepCount() {
         Cli r = Cli.run("demo", "--steps", "0", "--out", dir.toString());
         assertEquals(2, r.exitCode());
