@@ -84,31 +84,43 @@ final class DemoCommand implements Callable<Integer> {
         steps = stepsOption != null ? stepsOption : images ? 200 : 6000;
         if (steps < 1) throw new InvalidInputException("--steps must be >= 1, got " + steps);
         if (images) return imageDemo();
-        PrintWriter o = spec.commandLine().getOut();
-        clearPreviousDemo(out);
         DistillConfig cfg = DistillConfig.mixtureDefaults();
+        cfg.warmupFake = Math.min(cfg.warmupFake, steps / 10);
+        if (!quiet) spec.commandLine().getOut().printf("demo: distilling the 8-mode ring teacher into a one-step MLP generator (%d steps, batch %d) -> %s%n",
+                steps, cfg.batch, out);
+        return distil(cfg, SAMPLES, false, this::report);
+    }
+
+    /** What a demo draws and prints after training, given the generator's samples before it. */
+    private interface Report {
+        void write(DiffInstruct di, Tensor before, PrintWriter w);
+    }
+
+    /**
+     * Shared by both demos: replaces a previous demo in --out, runs {@code cfg} for --steps with
+     * --seed, and hands {@code report} n samples of the (EMA if {@code ema}) generator from before training.
+     */
+    private int distil(DistillConfig cfg, long n, boolean ema, Report report) {
+        clearPreviousDemo(out);
         cfg.out = out.toString();
         cfg.steps = steps;
         cfg.seed = seed;
-        cfg.warmupFake = Math.min(cfg.warmupFake, steps / 10);
         cfg.ckptEvery = Math.max(cfg.ckptEvery, steps);
         cfg.logEvery = Math.max(1, Math.min(cfg.logEvery, steps / 20));
-        if (!quiet) o.printf("demo: distilling the 8-mode ring teacher into a one-step MLP generator (%d steps, batch %d) -> %s%n",
-                steps, cfg.batch, out);
         Tensor[] before = new Tensor[1];
         DistillRunner.Display display = new DistillRunner.Display(quiet, 0, Progress.stdoutIsTerminal());
         try {
-            return DistillRunner.run(cfg, false, display, o, spec.commandLine().getErr(), new DistillRunner.Hooks() {
+            return DistillRunner.run(cfg, false, display, spec.commandLine().getOut(), spec.commandLine().getErr(), new DistillRunner.Hooks() {
                 @Override
                 public void before(DiffInstruct di) {
                     try (Generator g = new Generator(seed + 11)) {
-                        before[0] = di.sample(g, SAMPLES, false);
+                        before[0] = di.sample(g, n, ema);
                     }
                 }
 
                 @Override
                 public void after(DiffInstruct di, PrintWriter w) {
-                    report(di, before[0], w);
+                    report.write(di, before[0], w);
                 }
             });
         } finally {
@@ -127,53 +139,26 @@ final class DemoCommand implements Callable<Integer> {
 
     /** --images: distil an image teacher for a few steps and draw before / after / teacher grids. */
     private int imageDemo() {
-        PrintWriter o = spec.commandLine().getOut();
-        clearPreviousDemo(out);
         DistillConfig cfg = new DistillConfig();
         cfg.teacher = (imageTeacher != null ? imageTeacher : defaultImageTeacher()).toString();
-        cfg.out = out.toString();
-        cfg.steps = steps;
-        cfg.seed = seed;
         cfg.batch = imageBatch != null ? imageBatch : 16;
         if (dataShape != null) cfg.dataShape = dataShape;
-        cfg.ckptEvery = Math.max(cfg.ckptEvery, steps);
-        cfg.logEvery = Math.max(1, Math.min(cfg.logEvery, steps / 20));
-        if (!quiet) o.printf("demo --images: distilling %s into its one-step copy g(z) = D(%.1f z, %.1f) (%d steps, batch %d) -> %s%n",
+        if (!quiet) spec.commandLine().getOut().printf("demo --images: distilling %s into its one-step copy g(z) = D(%.1f z, %.1f) (%d steps, batch %d) -> %s%n",
                 cfg.teacher, cfg.initSigma, cfg.initSigma, steps, cfg.batch, out);
-        Tensor[] before = new Tensor[1];
-        DistillRunner.Display display = new DistillRunner.Display(quiet, 0, Progress.stdoutIsTerminal());
-        try {
-            return DistillRunner.run(cfg, false, display, o, spec.commandLine().getErr(), new DistillRunner.Hooks() {
-                @Override
-                public void before(DiffInstruct di) {
-                    try (Generator g = new Generator(seed + 11)) {
-                        before[0] = di.sample(g, 32, true);
-                    }
-                }
-
-                @Override
-                public void after(DiffInstruct di, PrintWriter w) {
-                    try (Scope s = Scope.open(); Generator g = new Generator(seed + 11)) {
-                        Tensor after = di.sample(g, 32, true);
-                        HeunSampler heun = new HeunSampler(di.teacher());
-                        long[] shape = di.dataShape();
-                        long[] batch = new long[shape.length + 1];
-                        batch[0] = 32;
-                        System.arraycopy(shape, 0, batch, 1, shape.length);
-                        long t0 = System.nanoTime();
-                        Tensor teacher = heun.sample(Tensor.randn(g, batch), null, null);
-                        double heunSecs = (System.nanoTime() - t0) / 1e9;
-                        Path png = out.resolve("samples.png");
-                        Plots.imageGrids(png, List.of(new Plots.Grid("one-step, before (1 NFE)", before[0]),
-                                new Plots.Grid("one-step, after " + steps + " steps (1 NFE)", after),
-                                new Plots.Grid("teacher: Heun, " + heun.nfePerSample() + " NFE", teacher)), 8);
-                        w.printf(Locale.ROOT, "teacher's Heun sampler: 32 samples in %.1f s; wrote %s%n", heunSecs, png);
-                    }
-                }
-            });
-        } finally {
-            if (before[0] != null) before[0].close();
-        }
+        return distil(cfg, 32, true, (di, before, w) -> {
+            try (Scope s = Scope.open(); Generator g = new Generator(seed + 11)) {
+                Tensor after = di.sample(g, 32, true);
+                HeunSampler heun = new HeunSampler(di.teacher());
+                long t0 = System.nanoTime();
+                Tensor teacher = heun.sample(Tensor.randn(g, CliIo.prepend(32, di.dataShape())), null, null);
+                double heunSecs = (System.nanoTime() - t0) / 1e9;
+                Path png = out.resolve("samples.png");
+                Plots.imageGrids(png, List.of(new Plots.Grid("one-step, before (1 NFE)", before),
+                        new Plots.Grid("one-step, after " + steps + " steps (1 NFE)", after),
+                        new Plots.Grid("teacher: Heun, " + heun.nfePerSample() + " NFE", teacher)), 8);
+                w.printf(Locale.ROOT, "teacher's Heun sampler: 32 samples in %.1f s; wrote %s%n", heunSecs, png);
+            }
+        });
     }
 
     /** A row of the summary table. */

@@ -83,15 +83,15 @@ final class InspectCommand implements Callable<Integer> {
                 long[] z = latent != null ? latent : attrList(m, "latent_shape");
                 out.println("latent_shape: " + Arrays.toString(z));
                 tryRole(out, "generator forward(z" + (nClasses > 0 ? ", class_labels" : "") + ")", () -> {
-                    Tensor x = nClasses > 0 ? m.forward(Tensor.randn(null, DType.FLOAT32, dev, prepend(2, z)), Teachers.oneHot(new long[] {0, 0}, nClasses, dev))
-                            : m.forward(Tensor.randn(null, DType.FLOAT32, dev, prepend(2, z)));
+                    Tensor x = nClasses > 0 ? m.forward(Tensor.randn(null, DType.FLOAT32, dev, CliIo.prepend(2, z)), Teachers.oneHot(new long[] {0, 0}, nClasses, dev))
+                            : m.forward(Tensor.randn(null, DType.FLOAT32, dev, CliIo.prepend(2, z)));
                     return "-> " + Arrays.toString(x.shape());
                 });
             }
             if (data == null) {
                 out.println("teacher checks: skipped (give --shape D[,H,W], or save the model with a data_shape attribute)");
             } else {
-                out.println("teacher checks on a dummy batch of shape " + Arrays.toString(prepend(2, data)) + (nClasses > 0 ? " with " + nClasses + " classes" : "")
+                out.println("teacher checks on a dummy batch of shape " + Arrays.toString(CliIo.prepend(2, data)) + (nClasses > 0 ? " with " + nClasses + " classes" : "")
                         + " (signatures cannot tell eps- from v-prediction: pick the kind your model was trained as):");
                 for (TeacherKind kind : TeacherKind.values()) {
                     TeacherSpec spec = TeacherSpec.of(kind).withClasses(nClasses);
@@ -105,13 +105,6 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         return Main.EXIT_OK;
-    }
-
-    private static long[] prepend(long n, long[] shape) {
-        long[] s = new long[shape.length + 1];
-        s[0] = n;
-        System.arraycopy(shape, 0, s, 1, shape.length);
-        return s;
     }
 
     private static long[] attrList(ScriptModule m, String name) {
