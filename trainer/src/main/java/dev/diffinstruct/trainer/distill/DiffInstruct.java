@@ -225,9 +225,9 @@ public final class DiffInstruct implements AutoCloseable {
     /**
      * Trains up to {@code cfg.steps} iterations, logging every {@code logEvery} steps and
      * checkpointing every {@code ckptEvery}. When {@code stop} becomes true the loop writes a
-     * checkpoint and returns (resume continues from there). A completed run writes
-     * {@code generator.pt}, {@code generator_ema.pt}, {@code fake_score.pt} and
-     * {@code config.json} to the output folder.
+     * checkpoint and returns (resume continues from there). Every checkpoint, a stop and the end
+     * of the run (re)write {@code generator.pt}, {@code generator_ema.pt}, {@code fake_score.pt} and
+     * {@code config.json} in the output folder.
      */
     public Result run(TrainingListener listener, AtomicBoolean stop) {
         setModes();
@@ -239,6 +239,7 @@ public final class DiffInstruct implements AutoCloseable {
                     wallBefore += (System.nanoTime() - session) / 1e9;
                     session = System.nanoTime();
                     checkpoint(listener);
+                    writeOutputs();
                     return new Result(step, false, true, skipped, wallBefore, out);
                 }
                 step++;
@@ -259,6 +260,8 @@ public final class DiffInstruct implements AutoCloseable {
                     wallBefore += (System.nanoTime() - session) / 1e9;
                     session = System.nanoTime();
                     checkpoint(listener);
+                    // a long run always offers its latest networks, as Python-loadable files
+                    if (step != cfg.steps) writeOutputs();
                 }
             }
         }
