@@ -3,6 +3,7 @@
 // Every entry point is wrapped in GUARD: exceptions become a thread-local message and a failure
 // return value, because an exception unwinding into the JVM's frames would abort the process.
 #include "dishim.h"
+#include "fused_cpu.h"
 
 #include <torch/torch.h>
 #include <torch/script.h>
@@ -73,6 +74,12 @@ struct dt_generator_s : Tagged<TAG_GENERATOR, 3> {
 namespace {
 
 void set_error(const char *msg) { last_error = msg ? msg : "unknown error"; }
+
+// a tensor the fused CPU kernels (fused_cpu.h) can read as a flat float array
+bool cpu_f32_dense(const at::Tensor &t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.layout() == at::kStrided &&
+         t.is_contiguous();
+}
 
 #define GUARD(fail, ...)                                           \
   try {                                                            \
@@ -797,7 +804,11 @@ int dt_module_ema_(dt_module avg, dt_module cur, double beta) {
           at::Tensor x = *ai; const at::Tensor y = *ci;
           if (!x.sizes().equals(y.sizes())) fail("EMA: parameter shapes differ");
           if (beta == 0) x.copy_(y);
-          else x.mul_(beta).add_(y, 1 - beta);
+          else if (cpu_f32_dense(x) && cpu_f32_dense(y)) {
+            dishim::ema_update_f32(x.data_ptr<float>(), y.data_ptr<float>(), x.numel(), static_cast<float>(beta),
+                                   static_cast<float>(1 - beta));
+            x.unsafeGetTensorImpl()->bump_version();
+          } else x.mul_(beta).add_(y, 1 - beta);
         }
         if (ai != a.end() || ci != c.end()) fail("EMA: the modules have different numbers of parameters");
         return 0;)
@@ -844,7 +855,71 @@ dt_adam dt_adam_new(const dt_tensor *params, int n, double lr, double beta1, dou
 void dt_adam_free(dt_adam o) {
   if (o != nullptr && o->tag == TAG_ADAM) delete o;
 }
-int dt_adam_step(dt_adam o) { GUARD(-1, A(o)->opt.step(); return 0;) }
+extern "C++" {
+namespace {
+
+// The optimiser's state map is keyed by the TensorImpl address: as a string in libtorch 1.x,
+// as the pointer itself in 2.x.
+template <class Map>
+typename Map::iterator find_state(Map &state, const at::Tensor &p) {
+  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+    std::ostringstream key;  // what c10::guts::to_string writes
+    key << p.unsafeGetTensorImpl();
+    return state.find(key.str());
+  } else {
+    return state.find(p.unsafeGetTensorImpl());
+  }
+}
+
+// torch::optim::Adam's step as one pass per parameter (fused_cpu.h), for the common case: CPU
+// float32 contiguous tensors whose state exists (from the second step on), no weight decay, no
+// AMSGrad. Returns false, having changed nothing, when any parameter does not qualify.
+bool fused_adam_step(dt_adam_s &a) {
+  auto &groups = a.opt.param_groups();
+  if (groups.size() != 1) return false;
+  auto &o = static_cast<torch::optim::AdamOptions &>(groups[0].options());
+  if (o.amsgrad() || o.weight_decay() != 0) return false;
+  struct Job {
+    at::Tensor p, g;
+    torch::optim::AdamParamState *state;
+  };
+  std::vector<Job> jobs;
+  auto &state = a.opt.state();
+  for (auto &p : groups[0].params()) {
+    const at::Tensor &g = p.grad();
+    if (!g.defined()) continue;  // as libtorch: a parameter without a gradient is left alone
+    if (!cpu_f32_dense(p) || !cpu_f32_dense(g) || g.numel() != p.numel()) return false;
+    auto it = find_state(state, p);
+    if (it == state.end()) return false;
+    auto *s = static_cast<torch::optim::AdamParamState *>(it->second.get());
+    if (!cpu_f32_dense(s->exp_avg()) || !cpu_f32_dense(s->exp_avg_sq()) || s->exp_avg().numel() != p.numel() ||
+        s->exp_avg_sq().numel() != p.numel())
+      return false;
+    jobs.push_back({p, g, s});
+  }
+  const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+  for (auto &j : jobs) {
+    j.state->step(j.state->step() + 1);
+    const double bc1 = 1 - std::pow(beta1, j.state->step()), bc2 = 1 - std::pow(beta2, j.state->step());
+    dishim::adam_update_f32(j.p.data_ptr<float>(), j.g.data_ptr<float>(), j.state->exp_avg().data_ptr<float>(),
+                            j.state->exp_avg_sq().data_ptr<float>(), j.p.numel(), static_cast<float>(beta1),
+                            static_cast<float>(1 - beta1), static_cast<float>(beta2), static_cast<float>(1 - beta2),
+                            static_cast<float>(std::sqrt(bc2)), static_cast<float>(o.eps()),
+                            static_cast<float>(-(o.lr() / bc1)));
+    // written through raw pointers: tell autograd the tensors changed, as an in-place op would
+    j.p.unsafeGetTensorImpl()->bump_version();
+    j.state->exp_avg().unsafeGetTensorImpl()->bump_version();
+    j.state->exp_avg_sq().unsafeGetTensorImpl()->bump_version();
+  }
+  return true;
+}
+
+}  // namespace
+}  // extern "C++"
+
+int dt_adam_step(dt_adam o) {
+  GUARD(-1, torch::NoGradGuard no_grad; if (!fused_adam_step(*A(o))) A(o)->opt.step(); return 0;)
+}
 int dt_adam_zero_grad(dt_adam o) {
   GUARD(-1, for (auto &p : A(o)->params) p.mutable_grad().reset(); return 0;)
 }

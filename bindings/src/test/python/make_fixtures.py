@@ -16,6 +16,7 @@ Layout, for each model M in {mlp, conv}:
   M/loss.npy                the scalar loss (out**2).mean()
   M/grad/<param>.npy        d loss / d param
   M/adam_b0/<param>.npy     params after 3 Adam steps, betas (0, 0.999), lr 1e-2, wd 1e-4
+  M/adam_*_nowd/<param>.npy the same without weight decay (the shim's fused Adam)
   M/adam_default/<param>.npy  the same with the default betas (0.9, 0.999)
   M/clip/total_norm.npy     clip_grad_norm_(params, CLIP_MAX_NORM)'s result
   M/clip/<param>.npy        the gradients after clipping
@@ -103,9 +104,11 @@ def write_model(outdir, name, eager, inputs):
     for n, p in m.named_parameters():
         save(os.path.join(d, "clip", n + ".npy"), p.grad)
 
-    for tag, betas in (("adam_b0", (0.0, 0.999)), ("adam_default", (0.9, 0.999))):
+    # without weight decay the shim takes its fused one-pass Adam (from the second step on)
+    for tag, betas, wd in (("adam_b0", (0.0, 0.999), ADAM_WEIGHT_DECAY), ("adam_default", (0.9, 0.999), ADAM_WEIGHT_DECAY),
+                           ("adam_b0_nowd", (0.0, 0.999), 0.0), ("adam_default_nowd", (0.9, 0.999), 0.0)):
         m = fresh()
-        opt = torch.optim.Adam(m.parameters(), lr=ADAM_LR, betas=betas, weight_decay=ADAM_WEIGHT_DECAY)
+        opt = torch.optim.Adam(m.parameters(), lr=ADAM_LR, betas=betas, weight_decay=wd)
         for _ in range(ADAM_STEPS):
             opt.zero_grad(set_to_none=True)
             _, loss = loss_of(m, inputs)

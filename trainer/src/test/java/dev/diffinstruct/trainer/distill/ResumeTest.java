@@ -109,7 +109,8 @@ class ResumeTest {
             assertEquals("simulated crash", crash.getMessage());
         }
         assertEquals(List.of("ckpt-000000050.zip", "ckpt-000000100.zip"), names(out.resolve("checkpoints")));
-        assertFalse(Files.exists(out.resolve("generator.pt")), "outputs are written only when the run completes");
+        for (String f : new String[] {"generator.pt", "generator_ema.pt", "fake_score.pt"})
+            assertTrue(Files.exists(out.resolve(f)), "every checkpoint also writes " + f);
         float[][] resumed = resumeToEnd(out, 100);
         assertBitIdentical(reference, resumed);
 
