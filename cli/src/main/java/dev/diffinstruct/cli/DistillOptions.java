@@ -202,6 +202,8 @@ final class DistillOptions {
         if (warmupFake != null) c.warmupFake = warmupFake;
         if (lrG != null) c.lrG = lrG;
         if (lrF != null) c.lrF = lrF;
+        c.lrGGiven = lrG != null;
+        c.lrFGiven = lrF != null;
         if (betas != null) {
             if (betas.length != 2) throw new IllegalArgumentException("--betas takes two numbers, B1,B2");
             c.beta1 = betas[0];

@@ -43,7 +43,10 @@ public final class DiffInstruct implements AutoCloseable {
 
     private static final Gson GSON = new Gson();
     private static final int FORMAT = 1;
-    /** Options a resumed run may change; every other option is the checkpoint's. */
+    /**
+     * Options a resumed run may change; every other option is the checkpoint's, except the learning
+     * rates when given explicitly ({@link DistillConfig#lrGGiven}).
+     */
     private static final Set<String> RESUMABLE = Set.of("steps", "logEvery", "ckptEvery", "keepCheckpoints", "out");
 
     private final DistillConfig cfg;
@@ -161,9 +164,20 @@ public final class DiffInstruct implements AutoCloseable {
         if (found.isEmpty()) return Optional.empty();
         CheckpointStore.Checkpoint c = found.get();
         DistillConfig saved = DistillConfig.fromJson(RunFolder.text(c.part("config.json")));
+        Set<String> changeable = new java.util.HashSet<>(RESUMABLE);
+        if (requested.lrGGiven) changeable.add("lrG");
+        if (requested.lrFGiven) changeable.add("lrF");
         for (String k : saved.differences(requested))
-            if (!RESUMABLE.contains(k)) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
+            if (!changeable.contains(k)) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
         DistillConfig cfg = saved.copy();
+        if (requested.lrGGiven && requested.lrG != saved.lrG) {
+            listener.onMessage("resuming: generator learning rate " + saved.lrG + " -> " + requested.lrG);
+            cfg.lrG = requested.lrG;
+        }
+        if (requested.lrFGiven && requested.lrF != saved.lrF) {
+            listener.onMessage("resuming: fake-score learning rate " + saved.lrF + " -> " + requested.lrF);
+            cfg.lrF = requested.lrF;
+        }
         cfg.steps = requested.steps;
         cfg.logEvery = requested.logEvery;
         cfg.ckptEvery = requested.ckptEvery;
@@ -185,6 +199,8 @@ public final class DiffInstruct implements AutoCloseable {
             DiffInstruct di = new DiffInstruct(cfg, teacher, generator, ema, fake, latent, data, 0);
             di.optG.loadState(c.part("adam_generator.bin"));
             di.optF.loadState(c.part("adam_fake.bin"));
+            di.optG.setLr(cfg.lrG); // the saved state carries the old rate; cfg's is the one to use
+            di.optF.setLr(cfg.lrF);
             di.rng.setState(c.part("rng.bin"));
             Torch.setRngState(c.part("torch_rng.bin"));
             di.step = c.step();

@@ -79,6 +79,12 @@ public final class DistillConfig {
     public long warmupFake = 0;
     public double lrG = 1e-4;
     public double lrF = 1e-4;
+    /**
+     * Set when the user gave lrG / lrF explicitly: a resumed run then continues with the new
+     * learning rate (the usual "lower it and go on"); otherwise it keeps the checkpoint's. Not
+     * stored in config.json.
+     */
+    public transient boolean lrGGiven, lrFGiven;
     public double beta1 = 0.0;
     public double beta2 = 0.999;
     /** Max L2 norm of each network's gradient; 0: no clipping. */

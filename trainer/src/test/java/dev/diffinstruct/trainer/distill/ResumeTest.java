@@ -182,4 +182,54 @@ class ResumeTest {
         out.sort(null);
         return out;
     }
+
+    @Test
+    void anExplicitLearningRateChangesOnResumeAndStaysChanged() {
+        Path out = dir.resolve("lr");
+        DistillConfig first = small(out);
+        first.steps = 50;
+        try (DiffInstruct di = DiffInstruct.open(first, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
+            assertTrue(di.run(TrainingListener.NONE, new AtomicBoolean()).complete());
+        }
+        List<String> messages = new ArrayList<>();
+        TrainingListener l = new TrainingListener() {
+            @Override
+            public void onMessage(String line) {
+                messages.add(line);
+            }
+        };
+        DistillConfig lower = small(out);
+        lower.steps = 100;
+        lower.lrG = 1e-4;
+        lower.lrGGiven = true; // as --lr-g 1e-4 on the command line
+        float[][] changed;
+        try (DiffInstruct di = DiffInstruct.open(lower, true, TeacherAdapter::forKind, l)) {
+            assertEquals(1e-4, di.config().lrG);
+            assertEquals(2e-3, di.config().lrF, "not given: the checkpoint's");
+            assertTrue(messages.stream().anyMatch(m -> m.contains("generator learning rate 0.001 -> 1.0E-4")), messages.toString());
+            assertTrue(di.run(l, new AtomicBoolean()).complete());
+            changed = fingerprint(di);
+        }
+        // the same 100 steps without the change differ: the new rate was really used
+        Path same = dir.resolve("same");
+        DistillConfig a = small(same);
+        a.steps = 50;
+        try (DiffInstruct di = DiffInstruct.open(a, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
+            di.run(TrainingListener.NONE, new AtomicBoolean());
+        }
+        DistillConfig b = small(same);
+        b.steps = 100;
+        b.lrG = 1e-4; // not marked as given: ignored, the checkpoint's 1e-3 is kept
+        try (DiffInstruct di = DiffInstruct.open(b, true, TeacherAdapter::forKind, TrainingListener.NONE)) {
+            assertEquals(1e-3, di.config().lrG);
+            di.run(TrainingListener.NONE, new AtomicBoolean());
+            assertFalse(Arrays.equals(changed[0], fingerprint(di)[0]), "the lowered rate must change the trajectory");
+        }
+        // a later resume without the option keeps the lowered rate
+        DistillConfig again = small(out);
+        again.steps = 120;
+        try (DiffInstruct di = DiffInstruct.open(again, true, TeacherAdapter::forKind, TrainingListener.NONE)) {
+            assertEquals(1e-4, di.config().lrG);
+        }
+    }
 }
