@@ -11,6 +11,7 @@ import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
 import dev.diffinstruct.trainer.metrics.Features;
+import dev.diffinstruct.trainer.metrics.LabelAccuracy;
 import dev.diffinstruct.trainer.metrics.ModeCoverage;
 import dev.diffinstruct.trainer.metrics.FrechetDistance;
 import dev.diffinstruct.trainer.metrics.PrecisionRecall;
@@ -32,7 +33,8 @@ import java.util.concurrent.Callable;
                 + "(a TorchScript network forward(x) -> [N, F], e.g. an Inception feature extractor): Frechet distance "
                 + "(FID) and precision/recall (k-NN manifolds) in that feature space. Without it, for low-dimensional "
                 + "data [N, D]: the same metrics on the data themselves, the energy distance, and with --modes how the "
-                + "samples spread over the modes of a mixture.", "",
+                + "samples spread over the modes of a mixture. Samples with class labels (a class-conditional generator's, "
+                + "or --labels) and a feature network with a logits method: how often it names each sample's class.", "",
                 "Example: ./diffinstruct eval --samples samples.npy --reference data.npy", "",
                 "Example: ./diffinstruct eval --generator demo-out/generator.pt --n 4000 --reference ring.npy --modes builtin:mixture", "",
                 "Example: ./diffinstruct eval --generator out/generator.pt --n 10000 --reference fashion-mnist:test --features assets/fashion-mnist/features.pt"})
@@ -76,6 +78,10 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "With --generator: classes of a class-conditional generator (random labels).")
     int classes;
 
+    @Option(names = "--labels", paramLabel = "L.npy",
+            description = "With --samples: the class each sample was drawn for, [N] integers (default: X.labels.npy beside X.npy, as sample and teacher-sample write it, when it exists).")
+    Path labels;
+
     @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N.")
     String device;
 
@@ -97,7 +103,8 @@ final class EvalCommand implements Callable<Integer> {
         CliIo.positive(k, "--k");
         Device dev = Device.parse(device).check();
         try (Scope s = Scope.open()) {
-            Tensor ref = referenceData();
+            Reference reference = referenceData();
+            Tensor ref = reference.images();
             Tensor x = samples(dev);
             long[] xs = Arrays.copyOfRange(x.shape(), 1, x.dim()), rs = Arrays.copyOfRange(ref.shape(), 1, ref.dim());
             if (ref.dim() < 2 || !Arrays.equals(xs, rs))
@@ -112,9 +119,11 @@ final class EvalCommand implements Callable<Integer> {
                     net.train(false);
                     fx = Features.extract(net, x, batch, dev);
                     fr = Features.extract(net, ref, batch, dev);
+                    labelAccuracy(net, x, reference, dev, out);
                 }
                 space = "features of " + features.getFileName() + " (" + fx.size(1) + "-d)";
             } else {
+                if (sampleLabels != null) out.println("label accuracy: skipped: it needs --features F.pt with a logits method");
                 if (x.dim() != 2)
                     throw new InvalidInputException("samples of shape " + Arrays.toString(xs) + " per sample are not low-dimensional data [N, D]: "
                             + "give --features F.pt to compare them in a feature space");
@@ -133,23 +142,72 @@ final class EvalCommand implements Callable<Integer> {
         return Main.EXIT_OK;
     }
 
+    /** Reference images and, for a labelled data set, their labels (null otherwise). */
+    private record Reference(Tensor images, long[] labels) {}
+
     /** The reference: an .npy file, or an image data set spec (scaled to [-1, 1] like the training data). */
-    private Tensor referenceData() {
-        if (reference.toLowerCase(java.util.Locale.ROOT).endsWith(".npy")) return CliIo.readNpy(Path.of(reference), "--reference");
+    private Reference referenceData() {
+        if (reference.toLowerCase(java.util.Locale.ROOT).endsWith(".npy"))
+            return new Reference(CliIo.readNpy(Path.of(reference), "--reference"), null);
         // The data set's tensors join the scope open here (call()'s), which frees them.
-        return ImageDataset.load(reference).images();
+        ImageDataset data = ImageDataset.load(reference);
+        return new Reference(data.images(), data.hasLabels() ? data.labels().to(DType.INT64).toLongArray() : null);
+    }
+
+    /** The class each sample was drawn for, when known; set by {@link #samples}. */
+    private long[] sampleLabels;
+
+    /**
+     * With labelled samples: the classifier's agreement with their labels, and for comparison with
+     * a labelled reference's (the classifier's own test accuracy when the reference is its test set).
+     */
+    private void labelAccuracy(ScriptModule net, Tensor x, Reference ref, Device dev, PrintWriter out) {
+        if (sampleLabels == null) return;
+        if (!LabelAccuracy.canClassify(net)) {
+            out.printf("label accuracy: skipped: %s has no %s method%n", features.getFileName(), LabelAccuracy.LOGITS);
+            return;
+        }
+        double acc = LabelAccuracy.of(net, x, sampleLabels, batch, dev);
+        String vsRef = ref.labels() == null ? "" : String.format(", reference %.4f", LabelAccuracy.of(net, ref.images(), ref.labels(), batch, dev));
+        out.printf("label accuracy (argmax of %s's %s): samples %.4f%s%n", features.getFileName(), LabelAccuracy.LOGITS, acc, vsRef);
     }
 
     private Tensor samples(Device dev) {
-        if (source.samples != null) return CliIo.readNpy(source.samples, "--samples");
+        if (source.samples != null) {
+            Tensor x = CliIo.readNpy(source.samples, "--samples");
+            sampleLabels = readLabels(x.size(0));
+            return x;
+        }
+        if (labels != null) throw new InvalidInputException("--labels goes with --samples; a generator's labels come from --classes");
         CliIo.positive(n, "--n");
         if (classes < 0) throw new InvalidInputException("--classes must be >= 0, got " + classes);
         try (ScriptModule gen = CliIo.loadModule(source.generator, "--generator", dev)) {
             gen.train(false);
             CliIo.checkClasses(gen, source.generator, classes);
             long[] latent = CliIo.latentShape(gen, source.generator, latentDim);
-            long[] labels = CliIo.labels(n, classes, -1, seed);
-            return CliIo.runGenerator(gen, source.generator, n, latent, batch, seed, labels, classes, dev, spec.commandLine().getErr());
+            sampleLabels = CliIo.labels(n, classes, -1, seed);
+            return CliIo.runGenerator(gen, source.generator, n, latent, batch, seed, sampleLabels, classes, dev, spec.commandLine().getErr());
+        }
+    }
+
+    /** --labels, or X.labels.npy beside --samples X.npy; null when neither is there. */
+    private long[] readLabels(long count) {
+        Path file = labels;
+        String option = "--labels";
+        if (file == null) {
+            Path beside = source.samples.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".npy")
+                    ? CliIo.labelsPath(source.samples) : null;
+            if (beside == null || !java.nio.file.Files.isRegularFile(beside)) return null;
+            file = beside;
+            option = "the labels beside --samples";
+        }
+        try (Scope s = Scope.open()) {
+            Tensor t = CliIo.readNpy(file, option);
+            if (t.dim() != 1 || t.size(0) != count)
+                throw new InvalidInputException(option + " " + file + " must hold " + count + " labels [" + count + "], got " + Arrays.toString(t.shape()));
+            if (t.dtype().isFloatingPoint() && t.eq(t.floor()).all().item() == 0)
+                throw new InvalidInputException(option + " " + file + " must hold integer class labels");
+            return t.to(DType.INT64).toLongArray();
         }
     }
 

@@ -43,6 +43,42 @@ class EvalDatasetTest {
         assertTrue(fReal * 10 < fNoise, "real " + fReal + " vs noise " + fNoise);
     }
 
+    private static double[] labelAccuracy(String out) {
+        Matcher m = Pattern.compile("label accuracy \\(.*\\): samples ([0-9.]+), reference ([0-9.]+)").matcher(out);
+        assertTrue(m.find(), out);
+        return new double[] {Double.parseDouble(m.group(1)), Double.parseDouble(m.group(2))};
+    }
+
+    @Test
+    void labelAccuracyTellsTrueLabelsFromWrongOnes() {
+        Path features = Path.of(System.getProperty("repo.root", "..")).resolve("assets/fashion-mnist/features.pt");
+        Path real = dir.resolve("real.npy"), wrong = dir.resolve("wrong.npy"), few = dir.resolve("few.npy");
+        try (Scope s = Scope.open()) {
+            ImageDataset train = ImageDataset.load("fashion-mnist");
+            Npy.write(real, train.images().slice(0, 1000));
+            Tensor y = train.labels().slice(0, 1000);
+            Npy.write(CliIo.labelsPath(real), y);                     // picked up beside real.npy
+            Npy.write(wrong, y.add(1).sub(y.add(1).div(10).floor().mul(10)));   // (y + 1) mod 10, as float
+            Npy.write(few, y.slice(0, 999));
+        }
+        Cli right = Cli.run("eval", "--samples", real.toString(), "--reference", "fashion-mnist:test", "--features", features.toString());
+        assertEquals(0, right.exitCode(), right.err());
+        double[] acc = labelAccuracy(right.out());
+        assertTrue(acc[0] > 0.9, right.out());
+        // the reference's accuracy is the classifier's test accuracy, which PyTorch measured at training time
+        assertEquals(0.9243, acc[1], 5e-4, right.out());
+
+        Cli shifted = Cli.run("eval", "--samples", real.toString(), "--labels", wrong.toString(), "--reference", "fashion-mnist:test",
+                "--features", features.toString());
+        assertEquals(0, shifted.exitCode(), shifted.err());
+        assertTrue(labelAccuracy(shifted.out())[0] < 0.15, shifted.out());
+
+        Cli bad = Cli.run("eval", "--samples", real.toString(), "--labels", few.toString(), "--reference", "fashion-mnist:test",
+                "--features", features.toString());
+        assertEquals(2, bad.exitCode(), bad.out());
+        assertTrue(bad.err().contains("must hold 1000 labels"), bad.err());
+    }
+
     @Test
     void anUnknownReferenceIsOneLineAndExitCode2() {
         Cli r = Cli.run("eval", "--samples", dir.resolve("x.npy").toString(), "--reference", "fashion-mnist:valid");

@@ -24,6 +24,11 @@ public final class Features {
      * @throws InvalidInputException if the network fails on the data or does not return [B, F]
      */
     public static Tensor extract(ScriptModule net, Tensor data, int batch, Device device) {
+        return extract(net, "forward", data, batch, device);
+    }
+
+    /** As {@link #extract(ScriptModule, Tensor, int, Device)}, through the network's method {@code method}. */
+    public static Tensor extract(ScriptModule net, String method, Tensor data, int batch, Device device) {
         if (batch < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batch);
         long n = data.size(0);
         if (n < 1) throw new InvalidInputException("no samples to compute features of");
@@ -36,13 +41,13 @@ public final class Features {
                     Tensor x = data.slice(start, start + b).to(DType.FLOAT32).to(device);
                     Tensor f;
                     try {
-                        f = net.forward(x);
+                        f = net.runOne(method, x);
                     } catch (TorchException e) {
-                        throw new InvalidInputException("feature network failed on data of shape "
+                        throw new InvalidInputException("feature network's " + method + " failed on data of shape "
                                 + Arrays.toString(x.shape()) + ": " + dev.diffinstruct.trainer.diffusion.Teachers.reason(e), e);
                     }
                     if (f.dim() != 2 || f.size(0) != b)
-                        throw new InvalidInputException("feature network returned shape " + Arrays.toString(f.shape())
+                        throw new InvalidInputException("feature network's " + method + " returned shape " + Arrays.toString(f.shape())
                                 + " for a batch of " + b + "; it must return [N, F]");
                     parts.add(bs.keep(f.to(DType.FLOAT64).to(Device.CPU)));
                 }
