@@ -89,16 +89,36 @@ final class CliIo {
         return out.resolveSibling(name.substring(0, name.length() - 4) + ".labels.npy");
     }
 
+    /** {@code --label}'s values besides a class number; the default draws labels at random. */
+    static final String LABEL_RANDOM = "random", LABEL_EACH = "each";
+    static final String LABEL_HELP = "Class of the samples: K (every sample), random (uniform, from --seed) or each "
+            + "(sample i gets class i mod C, so grid --cols C puts one class per column).";
+
     /**
-     * Class labels for {@code n} samples: all {@code label} when it is >= 0, else uniform from a
-     * generator seeded with {@code seed} (separate from the noise generator).
+     * Class labels for {@code n} samples as {@code --label} asks: {@code K}, {@code random} (uniform
+     * from a generator seeded with {@code seed}, separate from the noise generator; -1 means the same)
+     * or {@code each} (i mod classes).
      */
-    static long[] labels(long n, int classes, int label, long seed) {
-        if (classes < 1) return null;
-        if (label >= classes) throw new InvalidInputException("--label " + label + " is outside [0, " + classes + ")");
+    static long[] labels(long n, int classes, String label, long seed) {
+        if (classes < 1) {
+            if (!LABEL_RANDOM.equals(label) && !"-1".equals(label))
+                throw new InvalidInputException("--label " + label + " needs a class-conditional model: give --classes C");
+            return null;
+        }
         long[] out = new long[Math.toIntExact(n)];
-        if (label >= 0) {
-            Arrays.fill(out, label);
+        if (LABEL_EACH.equals(label)) {
+            for (int i = 0; i < out.length; i++) out[i] = i % classes;
+            return out;
+        }
+        if (!LABEL_RANDOM.equals(label) && !"-1".equals(label)) {
+            int k;
+            try {
+                k = Integer.parseInt(label);
+            } catch (NumberFormatException e) {
+                throw new InvalidInputException("--label must be a class number, random or each, got '" + label + "'");
+            }
+            if (k < 0 || k >= classes) throw new InvalidInputException("--label " + k + " is outside [0, " + classes + ")");
+            Arrays.fill(out, k);
             return out;
         }
         try (Scope s = Scope.open(); Generator g = new Generator(seed ^ 0x5DEECE66DL)) {

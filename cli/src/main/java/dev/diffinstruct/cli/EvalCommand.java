@@ -185,7 +185,7 @@ final class EvalCommand implements Callable<Integer> {
             gen.train(false);
             CliIo.checkClasses(gen, source.generator, classes);
             long[] latent = CliIo.latentShape(gen, source.generator, latentDim);
-            sampleLabels = CliIo.labels(n, classes, -1, seed);
+            sampleLabels = CliIo.labels(n, classes, CliIo.LABEL_RANDOM, seed);
             return CliIo.runGenerator(gen, source.generator, n, latent, batch, seed, sampleLabels, classes, dev, spec.commandLine().getErr());
         }
     }

@@ -48,8 +48,8 @@ final class SampleCommand implements Callable<Integer> {
     @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "Classes of a class-conditional generator (0: unconditional). Labels go to X.labels.npy.")
     int classes;
 
-    @Option(names = "--label", defaultValue = "-1", paramLabel = "K", description = "Class of every sample (-1: uniformly random).")
-    int label;
+    @Option(names = "--label", defaultValue = CliIo.LABEL_RANDOM, paramLabel = "K|random|each", description = CliIo.LABEL_HELP)
+    String label;
 
     @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N.")
     String device;

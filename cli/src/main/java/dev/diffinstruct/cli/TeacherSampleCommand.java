@@ -64,8 +64,8 @@ final class TeacherSampleCommand implements Callable<Integer> {
     @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "Classes of a class-conditional teacher (0: unconditional). Labels go to X.labels.npy.")
     int classes;
 
-    @Option(names = "--label", defaultValue = "-1", paramLabel = "K", description = "Class of every sample (-1: uniformly random).")
-    int label;
+    @Option(names = "--label", defaultValue = CliIo.LABEL_RANDOM, paramLabel = "K|random|each", description = CliIo.LABEL_HELP)
+    String label;
 
     @Option(names = "--shape", required = true, split = ",", paramLabel = "D", description = "Shape of one sample: D, or C,H,W (e.g. 3,32,32).")
     long[] shape;

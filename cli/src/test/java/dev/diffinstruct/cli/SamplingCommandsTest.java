@@ -142,6 +142,20 @@ class SamplingCommandsTest {
             for (int i = 0; i < 4; i++) assertEquals(10, x[2 * i + 1], 0.1); // class 1 -> second coordinate 10
             assertArrayEquals(new long[] {1, 1, 1, 1}, Npy.read(dir.resolve("cond.labels.npy")).toLongArray());
         }
+        // --label each: class i mod C, so a grid with C columns has one class per column
+        r = Cli.run("sample", "--generator", condGenerator.toString(), "--classes", "3", "--label", "each", "--n", "5", "--out", c.toString());
+        assertEquals(0, r.exitCode(), r.toString());
+        try (Scope s = Scope.open()) {
+            assertArrayEquals(new long[] {0, 1, 2, 0, 1}, Npy.read(dir.resolve("cond.labels.npy")).toLongArray());
+            double[] x = Npy.read(c).toDoubleArray();
+            assertEquals(10, x[2 * 1 + 1], 0.1);
+            assertEquals(0, x[2 * 3 + 1], 0.1);
+        }
+        assertOneLineError(Cli.run("sample", "--generator", condGenerator.toString(), "--classes", "3", "--label", "3", "--out", c.toString()),
+                "outside [0, 3)");
+        assertOneLineError(Cli.run("sample", "--generator", condGenerator.toString(), "--classes", "3", "--label", "all", "--out", c.toString()),
+                "random or each");
+        assertOneLineError(Cli.run("sample", "--generator", generator.toString(), "--label", "1", "--out", c.toString()), "give --classes C");
     }
 
     @Test
