@@ -142,7 +142,34 @@ class MetricsTest {
             assertTrue(all.allClose(batched, 0, 1e-7));
             InvalidInputException bad = assertThrows(InvalidInputException.class,
                     () -> Features.extract(net, Tensor.randn(g, 10, 3), 4, Device.CPU));
-            assertTrue(bad.getMessage().startsWith("feature network failed on data of shape [4, 3]"), bad.getMessage());
+            assertTrue(bad.getMessage().startsWith("feature network's forward failed on data of shape [4, 3]"), bad.getMessage());
+        }
+    }
+
+    @Test
+    void labelAccuracyCountsTheClassifiersAgreementWithTheLabels() {
+        try (Scope s = Scope.open(); ScriptModule net = ScriptModule.create("Clf"); ScriptModule plain = ScriptModule.create("Plain")) {
+            // logits = the image's three pixels: the brightest pixel names the class
+            net.define("""
+                    def forward(self, x: Tensor) -> Tensor:
+                        return x.flatten(1)
+
+                    def logits(self, x: Tensor) -> Tensor:
+                        return x.flatten(1)
+                    """);
+            plain.define("""
+                    def forward(self, x: Tensor) -> Tensor:
+                        return x.flatten(1)
+                    """);
+            assertTrue(LabelAccuracy.canClassify(net));
+            assertTrue(!LabelAccuracy.canClassify(plain));
+            Tensor x = Tensor.of(new float[] {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1}, 5, 1, 1, 3);
+            assertEquals(0.6, LabelAccuracy.of(net, x, new long[] {0, 1, 2, 2, 0}, 2, Device.CPU), 1e-12);
+            assertEquals(1.0, LabelAccuracy.of(net, x, new long[] {0, 1, 2, 0, 2}, 5, Device.CPU), 1e-12);
+            assertTrue(assertThrows(InvalidInputException.class, () -> LabelAccuracy.of(net, x, new long[] {0, 1, 3, 0, 2}, 5, Device.CPU))
+                    .getMessage().contains("label 3 is outside the classifier's 3 classes"));
+            assertTrue(assertThrows(InvalidInputException.class, () -> LabelAccuracy.of(net, x, new long[] {0, 1}, 5, Device.CPU))
+                    .getMessage().contains("2 labels for 5 samples"));
         }
     }
 }
