@@ -40,7 +40,7 @@ final class TeacherSampleCommand implements Callable<Integer> {
     @Option(names = "--teacher", required = true, paramLabel = "T.pt", description = "TorchScript teacher network.")
     Path teacher;
 
-    @Option(names = "--teacher-kind", required = true, paramLabel = "KIND", converter = KindConverter.class,
+    @Option(names = "--teacher-kind", defaultValue = "edm", paramLabel = "KIND", converter = KindConverter.class,
             description = "What the network computes: edm (D(x, sigma)), vp-eps (eps(x_t, t), continuous VP-SDE), "
                     + "ddpm-eps or ddpm-v (eps or v (x_t, t int64), discrete DDPM).")
     TeacherKind kind;
@@ -67,7 +67,8 @@ final class TeacherSampleCommand implements Callable<Integer> {
     @Option(names = "--label", defaultValue = CliIo.LABEL_RANDOM, paramLabel = "K|random|each", description = CliIo.LABEL_HELP)
     String label;
 
-    @Option(names = "--shape", required = true, split = ",", paramLabel = "D", description = "Shape of one sample: D, or C,H,W (e.g. 3,32,32).")
+    @Option(names = "--shape", split = ",", paramLabel = "D",
+            description = "Shape of one sample: D, or C,H,W (e.g. 3,32,32) (default: the teacher's data_shape attribute).")
     long[] shape;
 
     @Option(names = "--n", defaultValue = "1000", paramLabel = "N", description = "Number of samples.")
@@ -132,7 +133,7 @@ final class TeacherSampleCommand implements Callable<Integer> {
         CliIo.positive(n, "--n");
         CliIo.positive(batch, "--batch");
         CliIo.positive(steps, "--steps");
-        CliIo.checkShape(shape, "--shape");
+        if (shape != null) CliIo.checkShape(shape, "--shape");
         if (classes < 0) throw new InvalidInputException("--classes must be >= 0, got " + classes);
         CliIo.outputNpy(out, "--out");
         CliIo.inputFile(teacher, "--teacher");
@@ -141,6 +142,11 @@ final class TeacherSampleCommand implements Callable<Integer> {
         Device dev = Device.parse(device).check();
         long t0 = System.nanoTime();
         try (ScriptModule d = Teachers.load(teacher, ts, dev); Scope s = Scope.open(); Generator g = new Generator(seed, dev)) {
+            if (shape == null) {
+                if (!d.hasAttribute("data_shape"))
+                    throw new InvalidInputException("--teacher " + teacher + " has no data_shape attribute: give --shape D or C,H,W");
+                shape = CliIo.checkShape(d.getIntList("data_shape"), "the teacher's data_shape");
+            }
             Teachers.check(d, ts, shape, dev, "--teacher " + teacher);
             long[] labels = CliIo.labels(n, classes, label, seed);
             Tensor onehot = labels == null ? null : Teachers.oneHot(labels, classes, dev);

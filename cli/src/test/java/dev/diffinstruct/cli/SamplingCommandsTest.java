@@ -194,6 +194,21 @@ class SamplingCommandsTest {
     }
 
     @Test
+    void teacherSampleTakesTheShapeFromTheTeacherAndDefaultsToEdm() {
+        Path shaped = dir.resolve("ring-shaped.pt"), o = dir.resolve("ts.npy");
+        try (ScriptModule m = MixtureTeacher.defaultRing().toModule()) {
+            m.setAttribute("data_shape", new long[] {2});
+            m.save(shaped);
+        }
+        Cli r = Cli.run("teacher-sample", "--teacher", shaped.toString(), "--n", "6", "--steps", "4", "--out", o.toString());
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.out().contains("shape [2]") && r.out().contains("edm teacher"), r.out());
+        try (Scope s = Scope.open()) {
+            assertArrayEquals(new long[] {6, 2}, Npy.read(o).shape());
+        }
+    }
+
+    @Test
     void teacherSampleErrors() {
         Path o = dir.resolve("te.npy");
         String t = ring.toString();
@@ -212,7 +227,7 @@ class SamplingCommandsTest {
         assertUsageError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "ddim", "--shape", "2", "--out", o.toString()),
                 "unknown teacher kind 'ddim'");
         assertUsageError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--shape", "2,x", "--out", o.toString()), "--shape");
-        assertUsageError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "edm", "--out", o.toString()), "--shape");
+        assertOneLineError(Cli.run("teacher-sample", "--teacher", t, "--out", o.toString()), "no data_shape attribute: give --shape");
         assertUsageError(Cli.run("teacher-sample", "--teacher", t, "--teacher-kind", "ddpm-eps", "--schedule", "sqrt", "--shape", "2",
                 "--out", o.toString()), "unknown DDPM schedule");
     }
