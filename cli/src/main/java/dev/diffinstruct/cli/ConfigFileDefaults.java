@@ -53,6 +53,11 @@ final class ConfigFileDefaults implements CommandLine.IDefaultValueProvider {
         }
     }
 
+    /** The option names the file sets (long names without dashes). */
+    Set<String> keys() {
+        return values.keySet();
+    }
+
     /** Checks every key names an option of {@code spec}'s command. */
     void validate(CommandLine.Model.CommandSpec spec) {
         Set<String> known = new TreeSet<>();

@@ -162,6 +162,7 @@ final class DistillOptions {
     /** Runs distill/refine with these options and {@code generator} (see {@link DistillRunner#run}). */
     int run(String generator, picocli.CommandLine.Model.CommandSpec spec) {
         DistillConfig cfg = toConfig(generator);
+        cfg.given = GivenOptions.fields(spec, config);
         return DistillRunner.run(cfg, resume, display(spec), spec.commandLine().getOut(), spec.commandLine().getErr());
     }
 

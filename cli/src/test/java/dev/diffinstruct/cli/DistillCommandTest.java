@@ -79,6 +79,14 @@ class DistillCommandTest {
         assertEquals(0, more.exitCode(), more.out() + more.err());
         assertTrue(more.err().contains("resuming from checkpoints/ckpt-000000060.zip at step 60 of 80"), more.err());
         assertTrue(more.out().contains("step 80/80"), more.out());
+        // options left out are not requests: a resume reports only given options that differ
+        Cli bare = Cli.run("distill", "--out", out.toString(), "--steps", "90", "--ckpt-every", "30", "--resume");
+        assertEquals(0, bare.exitCode(), bare.out() + bare.err());
+        assertFalse(bare.err().contains("differs"), bare.err());
+        Cli asked = Cli.run("distill", "--out", out.toString(), "--steps", "100", "--batch", "32", "--ckpt-every", "30", "--resume");
+        assertEquals(0, asked.exitCode(), asked.out() + asked.err());
+        assertTrue(asked.err().contains("option 'batch' differs from the checkpoint's"), asked.err());
+        assertFalse(asked.err().contains("'hidden'"), asked.err());
 
         // refine the distilled generator (its latent_shape attribute gives the latent shape)
         Cli ref = Cli.run("refine", "--generator", out.resolve("generator.pt").toString(), "--fake", out.resolve("fake_score.pt").toString(),

@@ -168,7 +168,7 @@ public final class DiffInstruct implements AutoCloseable {
         if (requested.lrGGiven) changeable.add("lrG");
         if (requested.lrFGiven) changeable.add("lrF");
         for (String k : saved.differences(requested))
-            if (!changeable.contains(k)) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
+            if (!changeable.contains(k) && (requested.given == null || requested.given.contains(k))) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
         DistillConfig cfg = saved.copy();
         if (requested.lrGGiven && requested.lrG != saved.lrG) {
             listener.onMessage("resuming: generator learning rate " + saved.lrG + " -> " + requested.lrG);

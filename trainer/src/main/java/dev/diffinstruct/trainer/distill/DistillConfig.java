@@ -85,6 +85,11 @@ public final class DistillConfig {
      * stored in config.json.
      */
     public transient boolean lrGGiven, lrFGiven;
+    /**
+     * The fields the user set explicitly (null: unknown, all of them): resuming reports only
+     * these when they differ from the checkpoint. Not stored in config.json.
+     */
+    public transient java.util.Set<String> given;
     public double beta1 = 0.0;
     public double beta2 = 0.999;
     /** Max L2 norm of each network's gradient; 0: no clipping. */

@@ -57,6 +57,11 @@ public final class TeacherConfig {
     public long logEvery = 50;
     public long ckptEvery = 500;
     public int keepCheckpoints = 2;
+    /**
+     * The fields the user set explicitly (null: unknown, all of them): resuming reports only
+     * these when they differ from the checkpoint. Not stored in config.json.
+     */
+    public transient java.util.Set<String> given;
 
     /** Checks ranges; throws {@link InvalidInputException} naming the option. */
     public TeacherConfig validate() {

@@ -200,7 +200,7 @@ public final class TeacherTrainer implements AutoCloseable {
         CheckpointStore.Checkpoint c = found.get();
         TeacherConfig saved = TeacherConfig.fromJson(RunFolder.text(c.part("config.json")));
         for (String k : saved.differences(requested))
-            if (!RESUMABLE.contains(k)) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
+            if (!RESUMABLE.contains(k) && (requested.given == null || requested.given.contains(k))) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
         TeacherConfig cfg = saved.copy();
         cfg.steps = requested.steps;
         cfg.logEvery = requested.logEvery;
