@@ -7,6 +7,7 @@ import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.diffusion.HeunSampler;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
+import dev.diffinstruct.trainer.diffusion.Teachers;
 import dev.diffinstruct.trainer.distill.DiffInstruct;
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
@@ -40,7 +41,8 @@ import java.util.stream.Stream;
                 "and generator.pt to --out.", "",
                 "With --images, a short distillation of the committed Fashion-MNIST teacher instead.", "",
                 "Example: ./diffinstruct demo --steps 1000 --out /tmp/demo",
-                "         ./diffinstruct demo --images --steps 100"})
+                "         ./diffinstruct demo --images --steps 100",
+                "         ./diffinstruct demo --images --teacher assets/fashion-mnist/teacher-cond.pt --classes 10"})
 final class DemoCommand implements Callable<Integer> {
     static final int SAMPLES = 4000;
 
@@ -63,6 +65,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--batch", paramLabel = "N", description = "With --images: samples per update (default: 16).")
     Integer imageBatch;
+
+    @Option(names = "--classes", defaultValue = "0", paramLabel = "C",
+            description = "With --images: classes of a class-conditional teacher (0: unconditional); the grids then show one class per column.")
+    int classes;
 
     @Option(names = "--data-shape", split = ",", paramLabel = "C,H,W",
             description = "With --images: one image's shape, for a teacher without a data_shape attribute.")
@@ -143,20 +149,26 @@ final class DemoCommand implements Callable<Integer> {
         cfg.teacher = (imageTeacher != null ? imageTeacher : defaultImageTeacher()).toString();
         cfg.batch = imageBatch != null ? imageBatch : 16;
         if (dataShape != null) cfg.dataShape = dataShape;
+        if (classes < 0) throw new InvalidInputException("--classes must be >= 0, got " + classes);
+        cfg.classes = classes;
+        // a conditional run samples class i mod C (DiffInstruct.sample), so C columns show one class each
+        int n = classes > 0 ? 4 * classes : 32, cols = classes > 0 ? classes : 8;
         if (!quiet) spec.commandLine().getOut().printf("demo --images: distilling %s into its one-step copy g(z) = D(%.1f z, %.1f) (%d steps, batch %d) -> %s%n",
                 cfg.teacher, cfg.initSigma, cfg.initSigma, steps, cfg.batch, out);
-        return distil(cfg, 32, true, (di, before, w) -> {
+        return distil(cfg, n, true, (di, before, w) -> {
             try (Scope s = Scope.open(); Generator g = new Generator(seed + 11)) {
-                Tensor after = di.sample(g, 32, true);
+                Tensor after = di.sample(g, n, true);
                 HeunSampler heun = new HeunSampler(di.teacher());
+                long[] labels = classes > 0 ? CliIo.labels(n, classes, CliIo.LABEL_EACH, seed) : null;
+                Tensor onehot = labels == null ? null : Teachers.oneHot(labels, classes, di.device());
                 long t0 = System.nanoTime();
-                Tensor teacher = heun.sample(Tensor.randn(g, CliIo.prepend(32, di.dataShape())), null, null);
+                Tensor teacher = heun.sample(Tensor.randn(g, CliIo.prepend(n, di.dataShape())).to(di.device()), onehot, null);
                 double heunSecs = (System.nanoTime() - t0) / 1e9;
                 Path png = out.resolve("samples.png");
                 Plots.imageGrids(png, List.of(new Plots.Grid("one-step, before (1 NFE)", before),
                         new Plots.Grid("one-step, after " + steps + " steps (1 NFE)", after),
-                        new Plots.Grid("teacher: Heun, " + heun.nfePerSample() + " NFE", teacher)), 8);
-                w.printf(Locale.ROOT, "teacher's Heun sampler: 32 samples in %.1f s; wrote %s%n", heunSecs, png);
+                        new Plots.Grid("teacher: Heun, " + heun.nfePerSample() + " NFE", teacher)), cols);
+                w.printf(Locale.ROOT, "teacher's Heun sampler: %d samples in %.1f s; wrote %s%n", n, heunSecs, png);
             }
         });
     }

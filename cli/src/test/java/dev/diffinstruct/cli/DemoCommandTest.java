@@ -63,6 +63,25 @@ class DemoCommandTest {
     }
 
     @Test
+    void imageDemoOfAClassConditionalTeacherDrawsOneClassPerColumn() throws Exception {
+        Path unet = dir.resolve("unet-c.pt"), out = dir.resolve("img-c");
+        TrainTeacherCommandTest.python("models/export_unet.py", "--out", unet.toString(), "--channels", "8", "--mults", "1,2", "--seed", "3",
+                "--classes", "3");
+        Cli r = Cli.run("demo", "--images", "--teacher", unet.toString(), "--classes", "3", "--steps", "3", "--batch", "4",
+                "--data-shape", "1,28,28", "--out", out.toString(), "--quiet");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("teacher's Heun sampler: 12 samples"), r.out());
+        BufferedImage png = ImageIO.read(out.resolve("samples.png").toFile());
+        assertTrue(png.getWidth() > 3 * 3 * 84 && png.getWidth() < 3 * 8 * 84, "three grids of 3 columns: " + png.getWidth());
+        assertTrue(Files.readString(out.resolve("config.json")).contains("\"classes\": 3"));
+        // the same teacher without --classes is refused with the fix in one line
+        Cli plain = Cli.run("demo", "--images", "--teacher", unet.toString(), "--steps", "3", "--data-shape", "1,28,28",
+                "--out", dir.resolve("img-x").toString(), "--quiet");
+        assertEquals(2, plain.exitCode(), plain.out());
+        assertEquals(1, plain.errLines(), plain.err());
+    }
+
+    @Test
     void imageDemoWithoutATeacherSaysWhatToGive() {
         Cli r = Cli.run("demo", "--images", "--teacher", dir.resolve("none.pt").toString(), "--out", dir.toString());
         assertEquals(2, r.exitCode());

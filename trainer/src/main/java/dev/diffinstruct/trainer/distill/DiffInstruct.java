@@ -500,6 +500,11 @@ public final class DiffInstruct implements AutoCloseable {
         return dataShape.clone();
     }
 
+    /** Where the networks live. */
+    public Device device() {
+        return device;
+    }
+
     CheckpointStore checkpoints() {
         return checkpoints;
     }
