@@ -83,6 +83,26 @@ final class CliIo {
         return s;
     }
 
+    /**
+     * Writes samples to {@code out} and their labels beside it; unlabelled samples remove a labels
+     * file left there by an earlier run, so eval never pairs samples with another run's labels.
+     */
+    static void writeSamples(Path out, Tensor x, long[] labels) {
+        Npy.write(out, x);
+        Path l = labelsPath(out);
+        if (labels != null) {
+            try (Scope s = Scope.open()) {
+                Npy.write(l, Tensor.of(labels, labels.length));
+            }
+            return;
+        }
+        try {
+            java.nio.file.Files.deleteIfExists(l);
+        } catch (java.io.IOException e) {
+            throw new InvalidInputException("cannot remove the stale labels " + l + " beside --out: " + e.getMessage());
+        }
+    }
+
     /** Path of the labels written next to {@code out}: samples.npy -> samples.labels.npy. */
     static Path labelsPath(Path out) {
         String name = out.getFileName().toString();

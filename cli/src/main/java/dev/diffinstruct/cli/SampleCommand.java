@@ -1,7 +1,6 @@
 package dev.diffinstruct.cli;
 
 import dev.diffinstruct.torch.Device;
-import dev.diffinstruct.torch.Npy;
 import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
@@ -45,7 +44,7 @@ final class SampleCommand implements Callable<Integer> {
     @Option(names = "--latent-dim", split = ",", paramLabel = "D", description = "Latent shape (D or C,H,W), for generators without a latent_shape attribute.")
     long[] latentDim;
 
-    @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "Classes of a class-conditional generator (0: unconditional). Labels go to X.labels.npy.")
+    @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "Classes of a class-conditional generator (0: unconditional). Labels go to X.labels.npy (an unconditional run removes a stale one).")
     int classes;
 
     @Option(names = "--label", defaultValue = CliIo.LABEL_RANDOM, paramLabel = "K|random|each", description = CliIo.LABEL_HELP)
@@ -72,8 +71,7 @@ final class SampleCommand implements Callable<Integer> {
             long[] latent = CliIo.latentShape(gen, generator, latentDim);
             long[] labels = CliIo.labels(n, classes, label, seed);
             Tensor x = CliIo.runGenerator(gen, generator, n, latent, batch, seed, labels, classes, dev, err);
-            Npy.write(out, x);
-            if (labels != null) Npy.write(CliIo.labelsPath(out), Tensor.of(labels, labels.length));
+            CliIo.writeSamples(out, x, labels);
             spec.commandLine().getOut().printf("wrote %d samples of shape %s to %s%s (%.1f s)%n", n,
                     Arrays.toString(Arrays.copyOfRange(x.shape(), 1, x.dim())), out,
                     labels != null ? " and their labels to " + CliIo.labelsPath(out) : "", (System.nanoTime() - t0) / 1e9);

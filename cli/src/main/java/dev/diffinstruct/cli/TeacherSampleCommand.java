@@ -2,7 +2,6 @@ package dev.diffinstruct.cli;
 
 import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.Generator;
-import dev.diffinstruct.torch.Npy;
 import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
@@ -61,7 +60,7 @@ final class TeacherSampleCommand implements Callable<Integer> {
     @Option(names = "--ddpm-steps", defaultValue = "1000", paramLabel = "T", description = "ddpm-*: number of steps of the table.")
     int ddpmSteps;
 
-    @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "Classes of a class-conditional teacher (0: unconditional). Labels go to X.labels.npy.")
+    @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "Classes of a class-conditional teacher (0: unconditional). Labels go to X.labels.npy (an unconditional run removes a stale one).")
     int classes;
 
     @Option(names = "--label", defaultValue = CliIo.LABEL_RANDOM, paramLabel = "K|random|each", description = CliIo.LABEL_HELP)
@@ -153,8 +152,7 @@ final class TeacherSampleCommand implements Callable<Integer> {
             HeunSampler sampler = new HeunSampler(d, opt);
             Tensor x = sampler.sampleMany(g, n, shape, batch, onehot, dev,
                     n > batch ? (done, total) -> err.printf("sampled %d/%d%n", done, total) : null);
-            Npy.write(out, x);
-            if (labels != null) Npy.write(CliIo.labelsPath(out), Tensor.of(labels, labels.length));
+            CliIo.writeSamples(out, x, labels);
             spec.commandLine().getOut().printf("wrote %d samples of shape [%s] to %s%s: %s teacher, %d steps, %d network evaluations per sample (%.1f s)%n",
                     n, CliIo.shapeString(shape), out, labels != null ? " and their labels to " + CliIo.labelsPath(out) : "",
                     ts.describe(), steps, sampler.nfePerSample(), (System.nanoTime() - t0) / 1e9);

@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Parsing, outputs and one-line errors of sample, teacher-sample and eval. */
@@ -156,6 +157,10 @@ class SamplingCommandsTest {
         assertOneLineError(Cli.run("sample", "--generator", condGenerator.toString(), "--classes", "3", "--label", "all", "--out", c.toString()),
                 "random or each");
         assertOneLineError(Cli.run("sample", "--generator", generator.toString(), "--label", "1", "--out", c.toString()), "give --classes C");
+        // unlabelled samples written over labelled ones take the stale labels away, so eval cannot pair them
+        assertTrue(Files.exists(dir.resolve("cond.labels.npy")));
+        assertEquals(0, Cli.run("sample", "--generator", generator.toString(), "--n", "5", "--out", c.toString()).exitCode());
+        assertFalse(Files.exists(dir.resolve("cond.labels.npy")));
     }
 
     @Test
