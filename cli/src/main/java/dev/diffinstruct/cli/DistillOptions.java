@@ -162,7 +162,7 @@ final class DistillOptions {
     /** Runs distill/refine with these options and {@code generator} (see {@link DistillRunner#run}). */
     int run(String generator, picocli.CommandLine.Model.CommandSpec spec) {
         DistillConfig cfg = toConfig(generator);
-        cfg.given = GivenOptions.fields(spec, config);
+        cfg.given = GivenOptions.fields(spec);
         return DistillRunner.run(cfg, resume, display(spec), spec.commandLine().getOut(), spec.commandLine().getErr());
     }
 
@@ -203,8 +203,6 @@ final class DistillOptions {
         if (warmupFake != null) c.warmupFake = warmupFake;
         if (lrG != null) c.lrG = lrG;
         if (lrF != null) c.lrF = lrF;
-        c.lrGGiven = lrG != null;
-        c.lrFGiven = lrF != null;
         if (betas != null) {
             if (betas.length != 2) throw new IllegalArgumentException("--betas takes two numbers, B1,B2");
             c.beta1 = betas[0];

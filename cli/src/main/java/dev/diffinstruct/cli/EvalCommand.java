@@ -105,7 +105,8 @@ final class EvalCommand implements Callable<Integer> {
         try (Scope s = Scope.open()) {
             Reference reference = referenceData();
             Tensor ref = reference.images();
-            Tensor x = samples(dev);
+            Samples drawn = samples(dev);
+            Tensor x = drawn.x();
             long[] xs = Arrays.copyOfRange(x.shape(), 1, x.dim()), rs = Arrays.copyOfRange(ref.shape(), 1, ref.dim());
             if (ref.dim() < 2 || !Arrays.equals(xs, rs))
                 throw new InvalidInputException("samples " + Arrays.toString(x.shape()) + " and --reference " + Arrays.toString(ref.shape())
@@ -119,11 +120,11 @@ final class EvalCommand implements Callable<Integer> {
                     net.train(false);
                     fx = Features.extract(net, x, batch, dev);
                     fr = Features.extract(net, ref, batch, dev);
-                    labelAccuracy(net, x, reference, dev, out);
+                    labelAccuracy(net, drawn, reference, dev, out);
                 }
                 space = "features of " + features.getFileName() + " (" + fx.size(1) + "-d)";
             } else {
-                if (sampleLabels != null) out.println("label accuracy: skipped: it needs --features F.pt with a logits method");
+                if (drawn.labels() != null) out.println("label accuracy: skipped: it needs --features F.pt with a logits method");
                 if (x.dim() != 2)
                     throw new InvalidInputException("samples of shape " + Arrays.toString(xs) + " per sample are not low-dimensional data [N, D]: "
                             + "give --features F.pt to compare them in a feature space");
@@ -154,29 +155,28 @@ final class EvalCommand implements Callable<Integer> {
         return new Reference(data.images(), data.hasLabels() ? data.labels().to(DType.INT64).toLongArray() : null);
     }
 
-    /** The class each sample was drawn for, when known; set by {@link #samples}. */
-    private long[] sampleLabels;
+    /** The samples and, when known, the class each was drawn for (null otherwise). */
+    private record Samples(Tensor x, long[] labels) {}
 
     /**
      * With labelled samples: the classifier's agreement with their labels, and for comparison with
      * a labelled reference's (the classifier's own test accuracy when the reference is its test set).
      */
-    private void labelAccuracy(ScriptModule net, Tensor x, Reference ref, Device dev, PrintWriter out) {
-        if (sampleLabels == null) return;
+    private void labelAccuracy(ScriptModule net, Samples samples, Reference ref, Device dev, PrintWriter out) {
+        if (samples.labels() == null) return;
         if (!LabelAccuracy.canClassify(net)) {
             out.printf("label accuracy: skipped: %s has no %s method%n", features.getFileName(), LabelAccuracy.LOGITS);
             return;
         }
-        double acc = LabelAccuracy.of(net, x, sampleLabels, batch, dev);
+        double acc = LabelAccuracy.of(net, samples.x(), samples.labels(), batch, dev);
         String vsRef = ref.labels() == null ? "" : String.format(", reference %.4f", LabelAccuracy.of(net, ref.images(), ref.labels(), batch, dev));
         out.printf("label accuracy (argmax of %s's %s): samples %.4f%s%n", features.getFileName(), LabelAccuracy.LOGITS, acc, vsRef);
     }
 
-    private Tensor samples(Device dev) {
+    private Samples samples(Device dev) {
         if (source.samples != null) {
             Tensor x = CliIo.readNpy(source.samples, "--samples");
-            sampleLabels = readLabels(x.size(0));
-            return x;
+            return new Samples(x, readLabels(x.size(0)));
         }
         if (labels != null) throw new InvalidInputException("--labels goes with --samples; a generator's labels come from --classes");
         CliIo.positive(n, "--n");
@@ -185,8 +185,8 @@ final class EvalCommand implements Callable<Integer> {
             gen.train(false);
             CliIo.checkClasses(gen, source.generator, classes);
             long[] latent = CliIo.latentShape(gen, source.generator, latentDim);
-            sampleLabels = CliIo.labels(n, classes, CliIo.LABEL_RANDOM, seed);
-            return CliIo.runGenerator(gen, source.generator, n, latent, batch, seed, sampleLabels, classes, dev, spec.commandLine().getErr());
+            long[] drawn = CliIo.labels(n, classes, CliIo.LABEL_RANDOM, seed);
+            return new Samples(CliIo.runGenerator(gen, source.generator, n, latent, batch, seed, drawn, classes, dev, spec.commandLine().getErr()), drawn);
         }
     }
 

@@ -3,7 +3,6 @@ package dev.diffinstruct.cli;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 
-import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -23,10 +22,11 @@ final class GivenOptions {
 
     private GivenOptions() {}
 
-    static Set<String> fields(CommandSpec spec, Path config) {
+    static Set<String> fields(CommandSpec spec) {
         Set<String> names = new HashSet<>();
         for (OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) names.add(bare(o.longestName()));
-        if (config != null) names.addAll(ConfigFileDefaults.read(config).keys());
+        // --config's values reach the options as defaults, from the provider Main installed
+        if (spec.defaultValueProvider() instanceof ConfigFileDefaults file) names.addAll(file.keys());
         Set<String> fields = new HashSet<>();
         for (String n : names) fields.addAll(FIELDS.getOrDefault(n, List.of(camel(n))));
         return fields;

@@ -115,7 +115,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
     public Integer call() {
         if (config != null) ConfigFileDefaults.read(config).validate(spec);
         TeacherConfig cfg = toConfig();
-        cfg.given = GivenOptions.fields(spec, config);
+        cfg.given = GivenOptions.fields(spec);
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         boolean terminal = Progress.stdoutIsTerminal();
         // SIGTERM / Ctrl-C: the loop writes a checkpoint and returns; the hook waits for it

@@ -87,6 +87,13 @@ class DistillCommandTest {
         assertEquals(0, asked.exitCode(), asked.out() + asked.err());
         assertTrue(asked.err().contains("option 'batch' differs from the checkpoint's"), asked.err());
         assertFalse(asked.err().contains("'hidden'"), asked.err());
+        // options from a --config file are requests too
+        Path conf = dir.resolve("resume.json");
+        Files.writeString(conf, "{\"hidden\": 16}");
+        Cli fromFile = Cli.run("distill", "--out", out.toString(), "--steps", "100", "--config", conf.toString(), "--resume");
+        assertEquals(0, fromFile.exitCode(), fromFile.out() + fromFile.err());
+        assertTrue(fromFile.err().contains("option 'hidden' differs from the checkpoint's"), fromFile.err());
+        assertFalse(fromFile.err().contains("'batch'"), fromFile.err());
 
         // refine the distilled generator (its latent_shape attribute gives the latent shape)
         Cli ref = Cli.run("refine", "--generator", out.resolve("generator.pt").toString(), "--fake", out.resolve("fake_score.pt").toString(),

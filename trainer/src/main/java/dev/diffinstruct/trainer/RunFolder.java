@@ -8,6 +8,9 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * The output folder of a training run ({@code --out}), as distill and train-teacher share it:
@@ -47,6 +50,18 @@ public final class RunFolder {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + out.resolve("config.json") + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Tells {@code listener} which requested options of a resumed run lose to the checkpoint's:
+     * those among {@code differences} that the run does not take from the request
+     * ({@code changeable}) and that the user gave ({@code given}; null: unknown, so all of them).
+     * An option left at its default is no request, so it is not reported.
+     */
+    public static void reportKeptOptions(List<String> differences, Set<String> changeable, Set<String> given, Consumer<String> listener) {
+        for (String k : differences)
+            if (!changeable.contains(k) && (given == null || given.contains(k)))
+                listener.accept("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
     }
 
     /** A checkpoint part as UTF-8 text. */

@@ -45,7 +45,7 @@ public final class DiffInstruct implements AutoCloseable {
     private static final int FORMAT = 1;
     /**
      * Options a resumed run may change; every other option is the checkpoint's, except the learning
-     * rates when given explicitly ({@link DistillConfig#lrGGiven}).
+     * rates when given explicitly ({@link DistillConfig#gave}).
      */
     private static final Set<String> RESUMABLE = Set.of("steps", "logEvery", "ckptEvery", "keepCheckpoints", "out");
 
@@ -165,16 +165,15 @@ public final class DiffInstruct implements AutoCloseable {
         CheckpointStore.Checkpoint c = found.get();
         DistillConfig saved = DistillConfig.fromJson(RunFolder.text(c.part("config.json")));
         Set<String> changeable = new java.util.HashSet<>(RESUMABLE);
-        if (requested.lrGGiven) changeable.add("lrG");
-        if (requested.lrFGiven) changeable.add("lrF");
-        for (String k : saved.differences(requested))
-            if (!changeable.contains(k) && (requested.given == null || requested.given.contains(k))) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
+        if (requested.gave("lrG")) changeable.add("lrG");
+        if (requested.gave("lrF")) changeable.add("lrF");
+        RunFolder.reportKeptOptions(saved.differences(requested), changeable, requested.given, listener::onMessage);
         DistillConfig cfg = saved.copy();
-        if (requested.lrGGiven && requested.lrG != saved.lrG) {
+        if (requested.gave("lrG") && requested.lrG != saved.lrG) {
             listener.onMessage("resuming: generator learning rate " + saved.lrG + " -> " + requested.lrG);
             cfg.lrG = requested.lrG;
         }
-        if (requested.lrFGiven && requested.lrF != saved.lrF) {
+        if (requested.gave("lrF") && requested.lrF != saved.lrF) {
             listener.onMessage("resuming: fake-score learning rate " + saved.lrF + " -> " + requested.lrF);
             cfg.lrF = requested.lrF;
         }

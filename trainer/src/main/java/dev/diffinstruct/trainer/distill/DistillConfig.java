@@ -80,16 +80,16 @@ public final class DistillConfig {
     public double lrG = 1e-4;
     public double lrF = 1e-4;
     /**
-     * Set when the user gave lrG / lrF explicitly: a resumed run then continues with the new
-     * learning rate (the usual "lower it and go on"); otherwise it keeps the checkpoint's. Not
-     * stored in config.json.
-     */
-    public transient boolean lrGGiven, lrFGiven;
-    /**
-     * The fields the user set explicitly (null: unknown, all of them): resuming reports only
-     * these when they differ from the checkpoint. Not stored in config.json.
+     * The fields the user set explicitly (null: unknown). Resuming reports only these when they
+     * differ from the checkpoint (all of them when unknown), and continues with a learning rate
+     * given here (the usual "lower it and go on"; see {@link #gave}). Not stored in config.json.
      */
     public transient java.util.Set<String> given;
+    /** Whether the user set {@code field} explicitly; false when that is unknown. */
+    public boolean gave(String field) {
+        return given != null && given.contains(field);
+    }
+
     public double beta1 = 0.0;
     public double beta2 = 0.999;
     /** Max L2 norm of each network's gradient; 0: no clipping. */

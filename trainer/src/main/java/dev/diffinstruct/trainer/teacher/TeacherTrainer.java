@@ -199,8 +199,7 @@ public final class TeacherTrainer implements AutoCloseable {
         if (found.isEmpty()) return Optional.empty();
         CheckpointStore.Checkpoint c = found.get();
         TeacherConfig saved = TeacherConfig.fromJson(RunFolder.text(c.part("config.json")));
-        for (String k : saved.differences(requested))
-            if (!RESUMABLE.contains(k) && (requested.given == null || requested.given.contains(k))) listener.onMessage("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
+        RunFolder.reportKeptOptions(saved.differences(requested), RESUMABLE, requested.given, listener::onMessage);
         TeacherConfig cfg = saved.copy();
         cfg.steps = requested.steps;
         cfg.logEvery = requested.logEvery;

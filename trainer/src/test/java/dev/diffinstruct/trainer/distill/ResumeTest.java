@@ -201,7 +201,7 @@ class ResumeTest {
         DistillConfig lower = small(out);
         lower.steps = 100;
         lower.lrG = 1e-4;
-        lower.lrGGiven = true; // as --lr-g 1e-4 on the command line
+        lower.given = java.util.Set.of("lrG"); // as --lr-g 1e-4 on the command line
         float[][] changed;
         try (DiffInstruct di = DiffInstruct.open(lower, true, TeacherAdapter::forKind, l)) {
             assertEquals(1e-4, di.config().lrG);
