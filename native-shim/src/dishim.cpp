@@ -786,13 +786,13 @@ int dt_module_requires_grad_(dt_module m, int on) {
   GUARD(-1, for (auto p : M(m).parameters()) p.requires_grad_(on != 0); return 0;)
 }
 int dt_module_reads_training(dt_module m) {
+  // Every method of the module and its submodules, uninlined: with the graph executor's
+  // optimisation off (as this library runs), Inline leaves submodule calls alone, so forward's own
+  // graph would hide a Dropout's flag. Reads anywhere in the tree count (a safe over-estimate).
   GUARD(-1, auto &mod = M(m); bool reads = false;
-        for (const auto &method : mod.get_methods()) {
-          if (method.name() != "forward") continue;
-          auto g = method.graph()->copy();
-          torch::jit::Inline(*g);
-          reads = g->toString().find("name=\"training\"") != std::string::npos;
-        }
+        for (const auto &sub : mod.modules())
+          for (const auto &method : sub.get_methods())
+            if (method.graph()->toString().find("name=\"training\"") != std::string::npos) reads = true;
         return reads ? 1 : 0;)
 }
 

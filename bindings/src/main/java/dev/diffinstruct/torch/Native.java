@@ -52,6 +52,12 @@ final class Native {
         loadedFrom = lib;
         // An analytic teacher produces denormals; without flushing them CPU math can run 50x slower.
         Dishim.dt_set_flush_denormal(1);
+        // TorchScript's executor would specialise a graph on its first calls (profiling, then an
+        // optimised plan with autodiff subgraphs) and keep that plan: a module's results would then
+        // depend on how often, and under which setting, it had run before. A resumed run, whose
+        // modules are fresh, would differ from the straight run in the last bits. Off from the
+        // start of the process, every call of every module runs the same plain graph.
+        Dishim.dt_set_graph_executor_optimize(0);
     }
 
     private static Path locate() {

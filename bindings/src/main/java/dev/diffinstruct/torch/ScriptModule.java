@@ -47,6 +47,7 @@ public final class ScriptModule implements AutoCloseable {
         if (!Files.exists(path)) throw new ModelFileException(path, "Module.load", "no such file");
         if (Files.isDirectory(path)) throw new ModelFileException(path, "Module.load", "is a directory, not a TorchScript file");
         if (!Files.isReadable(path)) throw new ModelFileException(path, "Module.load", "file is not readable");
+        TorchScriptFile.check(path);
         MemorySegment p = Dishim.dt_module_load(Native.cStringTemp(path.toString()), Native.cString(device));
         if (p.address() == 0) {
             throw new ModelFileException(path, "Module.load", "not a valid TorchScript file: " + firstLine(Native.lastError()));
@@ -55,6 +56,7 @@ public final class ScriptModule implements AutoCloseable {
     }
 
     public static ScriptModule load(byte[] data, Device device) {
+        TorchScriptFile.check(data, "(module bytes)");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment seg = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
             return new ScriptModule(Native.handle(Dishim.dt_module_load_bytes(seg, data.length, Native.cString(device)), "Module.load(bytes)"));
@@ -72,7 +74,10 @@ public final class ScriptModule implements AutoCloseable {
      */
     public void save(Path path) {
         try {
-            AtomicFiles.write(path, tmp -> Native.check(Dishim.dt_module_save(h(), Native.cStringTemp(tmp.toString())), "Module.save " + path));
+            // Saved through bytes, not libtorch's file writer: that names the archive's folder after
+            // the (temporary) file, so the same module would give different bytes on every save.
+            byte[] bytes = toBytes();
+            AtomicFiles.write(path, tmp -> java.nio.file.Files.write(tmp, bytes));
         } catch (IOException e) {
             throw new TorchException("Module.save", path + ": " + e, e);
         }

@@ -83,6 +83,7 @@ class PyTorchParityTest {
             Map<String, Tensor> ps = parameters(m, model);
             double total = Tensor.clipGradNorm(ps.values(), CLIP_MAX_NORM);
             assertTrue(total > CLIP_MAX_NORM, "the fixture must clip");
+            // a norm (sum of squares, no cancellation): float32 relative rounding, no absolute floor needed
             assertClose(model + " clip_grad_norm_ total", new double[] {npy(model + "/clip/total_norm.npy").item()},
                     new double[] {total}, PARITY_RTOL, 0);
             for (var e : ps.entrySet())
@@ -141,12 +142,19 @@ class PyTorchParityTest {
                 String name = e.getKey();
                 assertTrue(e.getValue().isLeaf() && e.getValue().requiresGrad(), name + " must be a trainable leaf");
                 assertFalse(e.getValue().allClose(before.get(name), 0, 0), "copy's " + name + " did not move");
+                // exact by construction: nothing may write the original's storage, so its bits stay as copied
                 assertExactlyEqual("original " + name + " after training the copy", before.get(name), original.get(name));
                 assertTrue(original.get(name).grad() == null, "original " + name + " got a gradient");
             }
         }
     }
 
+    /**
+     * Exact: the fixtures are drawn at build time on this machine (so with the CPU kernel libtorch
+     * picks here) by the same libtorch build: one mt19937 stream and element-wise Box-Muller /
+     * uniform transforms, no reductions, so the bits agree by construction. (A Java LibTorch other
+     * than the Python's may transform float32 randn of >= 16 elements through other code.)
+     */
     @ParameterizedTest
     @ValueSource(longs = {0, 42, 123456789})
     void seededGeneratorMatchesTorchGenerator(long seed) {
@@ -173,11 +181,12 @@ class PyTorchParityTest {
             byte[] state = g.state();
             Tensor first = Tensor.randn(g, 4, 4);
             g.setState(state);
+            // exact by construction: the same draw from the same restored state in one process
             assertExactlyEqual("draw after setState", first, Tensor.randn(g, 4, 4));
         }
     }
 
-    /** torch.manual_seed(seed) seeds the default generator that a null Generator draws from. */
+    /** torch.manual_seed(seed) seeds the default generator that a null Generator draws from (exact, as above). */
     @Test
     void manualSeedDrivesTheDefaultGenerator() {
         byte[] saved = Torch.rngState();

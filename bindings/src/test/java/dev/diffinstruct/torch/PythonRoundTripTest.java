@@ -88,6 +88,7 @@ class PythonRoundTripTest {
             for (int i = 0; i < ts.size(); i++) {
                 Tensor back = Npy.read(dir.resolve("t" + i + ".npy"));
                 assertEquals(ts.get(i).dtype(), back.dtype(), "dtype of tensor " + i);
+                // exact by construction: a save/load round trip copies the bytes
                 assertExactlyEqual("tensor " + i + " through torch.load", ts.get(i), back);
             }
             assertArrayEquals(ts.get(2).toLongArray(), Npy.read(dir.resolve("t2.npy")).toLongArray(), "int64 extremes");
@@ -104,6 +105,7 @@ class PythonRoundTripTest {
         try (Scope s = Scope.open()) {
             List<Tensor> ts = Torch.unpickle(Files.readAllBytes(file));
             assertEquals(2, ts.size());
+            // exact: k / 4 is exact in float32, and unpickling copies the bytes
             assertExactlyEqual("float tensor", Tensor.of(new float[] {0, 0.25f, 0.5f, 0.75f, 1, 1.25f}, 2, 3), ts.get(0));
             assertEquals(DType.INT64, ts.get(1).dtype());
             assertArrayEquals(new long[] {7, -9}, ts.get(1).toLongArray());
@@ -154,6 +156,7 @@ class PythonRoundTripTest {
             assertEquals(cases.size(), printed.strip().lines().count(), printed);
             for (var e : cases.entrySet()) {
                 Tensor back = Npy.read(dir.resolve(e.getKey() + ".numpy.npy"));
+                // exact by construction: numpy re-saves the bytes it read (f2 goes through float32 exactly)
                 assertExactlyEqual(e.getKey() + " via numpy", e.getValue(), back);
             }
         }

@@ -61,6 +61,7 @@ class TensorOpsTest {
         check("norm_all", Tensor::norm);
     }
 
+    /** Exact: small integers, so every partial sum and product is exact in any order (sqrt is correctly rounded). */
     @Test
     void fullReductionsInClosedForm() {
         Tensor t = Tensor.of(new double[] {1, -2, 3, 4}, 2, 2);
@@ -86,6 +87,7 @@ class TensorOpsTest {
         check("permute_201", t -> t.permute(2, 0, 1).contiguous());
         check("cumsum_1", t -> t.cumsum(1));
         check("sort_2_desc", t -> t.sort(2, true));
+        // exact by construction: two views of the same elements, no arithmetic
         assertExactlyEqual("get/slice", a.select(0, 1).narrow(0, 1, 2), a.get(1).slice(1, 3));
     }
 
@@ -101,7 +103,7 @@ class TensorOpsTest {
         check("clamp_lo", t -> t.clamp(-1.0, Double.NaN));
         check("clamp_hi", t -> t.clamp(Double.NaN, 2.0));
         check("clamp_both", t -> t.clamp(-1.0, 2.0));
-        assertExactlyEqual("both bounds NaN: unchanged", a, a.clamp(Double.NaN, Double.NaN));
+        assertExactlyEqual("both bounds NaN: unchanged" /* no arithmetic: exact */, a, a.clamp(Double.NaN, Double.NaN));
         check("clamp_lo", t -> t.clampMin(-1.0));
         check("clamp_hi", t -> t.clampMax(2.0));
     }
@@ -156,6 +158,7 @@ class TensorOpsTest {
                 vectors.transpose(0, 1).matmul(vectors), 0, 1e-12);
     }
 
+    /** Exact: x^3, 3x^2, 6x, 2xw of these inputs are small dyadic rationals, exact in float64 in any order. */
     @Test
     void autogradGradients() {
         Tensor x = Tensor.of(new double[] {1, -2, 0.5}, 3).requiresGrad(true);
@@ -218,6 +221,7 @@ class TensorOpsTest {
                 steps(adam, p, 3);
                 steps(restored, resumed, 3);
                 steps(unrestored, fresh, 3);
+                // exact by construction: the same element-wise Adam ops on the same values in one process
                 assertExactlyEqual("trajectory after loadState", p, resumed);
                 assertFalse(p.allClose(fresh, 0, 0), "an optimizer without the state must step differently");
             }

@@ -38,6 +38,8 @@ class TrainingHelpersTest {
                 for (int i = 0; i < r.size(); i++) r.get(i).mulInPlace(beta).addScaledInPlace(c.get(i), 1 - beta);
             }
             List<Tensor> a = avg.parameters(), r = ref.parameters();
+            // exact by design: element-wise only, and fused_cpu.cpp uses FMA exactly where libtorch's
+            // vectorised mul_/add_ do on this CPU (chosen at run time), so the bits agree on any x86-64
             for (int i = 0; i < a.size(); i++) assertArrayEquals(r.get(i).toFloatArray(), a.get(i).toFloatArray());
             avg.emaUpdateFrom(cur, 0);
             assertArrayEquals(cur.parameters().get(0).toFloatArray(), avg.parameters().get(0).toFloatArray());
@@ -61,6 +63,8 @@ class TrainingHelpersTest {
                 ref.forward(x).square().sum().backward();
                 double n = m.gradNorm(max);
                 double nRef = Tensor.clipGradNorm(ref.parameters(), max);
+                // exact by construction: identical modules and inputs, and the shim runs clip_grad_norm_'s
+                // own ops (per-tensor norm, stack, norm, mul_) on the same shapes in the same process
                 assertEquals(nRef, n);
                 for (int i = 0; i < 2; i++)
                     assertArrayEquals(ref.parameters().get(i).grad().toFloatArray(), m.parameters().get(i).grad().toFloatArray());
@@ -92,6 +96,7 @@ class TrainingHelpersTest {
             Tensor state = Torch.rngStateTensor();
             float[] first = Tensor.randn(null, 4).toFloatArray();
             Torch.setRngState(state);
+            // exact by construction: the same draw from the same restored state
             assertArrayEquals(first, Tensor.randn(null, 4).toFloatArray());
         }
     }

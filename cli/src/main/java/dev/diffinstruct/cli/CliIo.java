@@ -157,6 +157,7 @@ final class CliIo {
         try (var ng = dev.diffinstruct.torch.Torch.noGrad(); Scope scope = Scope.open(); Generator g = new Generator(seed, device)) {
             List<Tensor> parts = new ArrayList<>();
             for (long start = 0; start < n; start += batch) {
+                dev.diffinstruct.trainer.StopRequest.check("while sampling the generator; nothing was written");
                 long b = Math.min(batch, n - start);
                 try (Scope bs = Scope.open()) {
                     List<Tensor> rows = new ArrayList<>();

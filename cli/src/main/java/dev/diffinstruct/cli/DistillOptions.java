@@ -114,6 +114,14 @@ final class DistillOptions {
     @Option(names = "--grad-clip", paramLabel = "N", description = "Clip each network's gradient norm to N; 0 = off (default: 0).")
     Double gradClip;
 
+    @Option(names = "--on-nonfinite", paramLabel = "skip|stop",
+            description = "A step with a NaN/Inf gradient (a teacher returning NaN/Inf, a diverging generator): skip its update, or stop the run (default: skip).")
+    String onNonfinite;
+
+    @Option(names = "--max-nonfinite", paramLabel = "N",
+            description = "With --on-nonfinite skip: stop after N skipped updates of one network in a row; 0 = never (default: 20).")
+    Integer maxNonfinite;
+
     @Option(names = "--ema-halflife", paramLabel = "SAMPLES",
             description = "Half-life of the generator's weight average, in samples; 0 = off (default: 0; builtin:mixture: 20000).")
     Double emaHalflife;
@@ -209,6 +217,8 @@ final class DistillOptions {
             c.beta2 = betas[1];
         }
         if (gradClip != null) c.gradClip = gradClip;
+        if (onNonfinite != null) c.onNonfinite = onNonfinite;
+        if (maxNonfinite != null) c.maxNonfinite = maxNonfinite;
         if (emaHalflife != null) c.emaHalflife = emaHalflife;
         if (seed != null) c.seed = seed;
         // resolved here, so that config.json (and a resumed run) names the concrete device

@@ -4,6 +4,7 @@ import dev.diffinstruct.torch.Generator;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
+import dev.diffinstruct.trainer.StopRequest;
 import dev.diffinstruct.trainer.distill.DiffInstruct;
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import dev.diffinstruct.trainer.distill.StepMetrics;
@@ -48,15 +49,14 @@ final class DistillRunner {
 
     /** Runs to the end or to a stop (SIGTERM, Ctrl-C), which writes a checkpoint first. */
     static int run(DistillConfig cfg, boolean resume, Display display, PrintWriter out, PrintWriter err, Hooks hooks) {
-        // SIGTERM / Ctrl-C: ask the loop to write a checkpoint and return, and wait for it
-        try (StopSignal stop = StopSignal.install("distill-shutdown");
-             DiffInstruct di = DiffInstruct.open(cfg, resume, TeacherAdapter::forKind, messages(err))) {
+        // SIGTERM / Ctrl-C (StopRequest): the loop writes a checkpoint at the next step and returns
+        try (DiffInstruct di = DiffInstruct.open(cfg, resume, TeacherAdapter::forKind, messages(err))) {
             hooks.before(di);
             Listener listener = new Listener(di, display, out, err);
-            DiffInstruct.Result r = di.run(listener, stop.flag());
+            DiffInstruct.Result r = di.run(listener, StopRequest.flag());
             if (r.stopped()) {
                 listener.report.stopped(r.step());
-                return Main.EXIT_FAILURE;
+                return StopRequest.exitCode();
             }
             listener.report.done(r.step(), r.wallSeconds(), r.skippedSteps());
             out.println("wrote " + r.out().resolve("generator.pt") + ", generator_ema.pt, fake_score.pt, metrics.jsonl, config.json");

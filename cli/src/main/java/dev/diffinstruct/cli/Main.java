@@ -3,6 +3,7 @@ package dev.diffinstruct.cli;
 import dev.diffinstruct.torch.ModelFileException;
 import dev.diffinstruct.torch.TorchException;
 import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.StopRequest;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -40,7 +41,14 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        Signals.install();
+        int code = run(args);
+        // a signal that came while the command finished its work: still report the stop
+        if (StopRequest.requested() && code == EXIT_OK) {
+            System.err.println("stopped by " + StopRequest.signal() + " after the command had finished its work");
+            code = StopRequest.exitCode();
+        }
+        System.exit(code); // on the main thread, between native calls: nothing of libtorch is running
     }
 
     /** Runs the command line and returns the exit code (tests call this). */
@@ -73,6 +81,7 @@ public final class Main implements Runnable {
     }
 
     static int exitCode(Throwable t) {
+        if (t instanceof StopRequest.Stopped) return StopRequest.exitCode();
         if (t instanceof InvalidInputException || t instanceof ModelFileException || t instanceof IllegalArgumentException)
             return EXIT_USAGE;
         return EXIT_FAILURE;
@@ -103,7 +112,7 @@ public final class Main implements Runnable {
         if (m == null || m.isBlank()) return ex.getClass().getSimpleName();
         String first = m.strip().split("\n", 2)[0];
         return ex instanceof RuntimeException && !(ex instanceof InvalidInputException) && !(ex instanceof IllegalArgumentException)
-                && !(ex instanceof IllegalStateException)
+                && !(ex instanceof IllegalStateException) && !(ex instanceof StopRequest.Stopped)
                 ? ex.getClass().getSimpleName() + ": " + first : first;
     }
 }

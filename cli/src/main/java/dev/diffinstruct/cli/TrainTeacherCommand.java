@@ -3,6 +3,7 @@ package dev.diffinstruct.cli;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.teacher.TeacherConfig;
 import dev.diffinstruct.trainer.teacher.TeacherTrainer;
+import dev.diffinstruct.trainer.StopRequest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -118,16 +119,15 @@ final class TrainTeacherCommand implements Callable<Integer> {
         cfg.given = GivenOptions.fields(spec);
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         boolean terminal = Progress.stdoutIsTerminal();
-        // SIGTERM / Ctrl-C: the loop writes a checkpoint and returns; the hook waits for it
-        try (StopSignal stop = StopSignal.install("train-teacher-shutdown");
-             TeacherTrainer trainer = TeacherTrainer.open(cfg, resume, messages(err))) {
+        // SIGTERM / Ctrl-C (StopRequest): the loop writes a checkpoint at the next step and returns
+        try (TeacherTrainer trainer = TeacherTrainer.open(cfg, resume, messages(err))) {
             if (!quiet) out.println("training " + cfg.model + " on " + trainer.data() + ", " + trainer.model().parameterCount()
                     + " parameters, into " + cfg.out);
             Listener listener = new Listener(trainer, new RunReport(new Progress(out, terminal, quiet, trainer.step(), trainer.config().steps), terminal, err));
-            TeacherTrainer.Result r = trainer.run(listener, stop.flag());
+            TeacherTrainer.Result r = trainer.run(listener, StopRequest.flag());
             if (r.stopped()) {
                 listener.report.stopped(r.step());
-                return Main.EXIT_FAILURE;
+                return StopRequest.exitCode();
             }
             listener.report.done(r.step(), r.wallSeconds(), r.skippedSteps());
             out.println("wrote " + r.out().resolve("teacher.pt") + " (EMA), teacher_raw.pt, metrics.jsonl, config.json");

@@ -103,6 +103,7 @@ public final class HeunSampler {
         try (Torch.GradMode ng = Torch.noGrad(); Scope outer = Scope.open()) {
             Tensor x = latents.to(DType.FLOAT64).mul(levels[0]);
             for (int i = 0; i < steps; i++) {
+                dev.diffinstruct.trainer.StopRequest.check("in the teacher's sampler; nothing was written");
                 double tCur = levels[i], tNext = levels[i + 1];
                 try (Scope st = Scope.open()) {
                     Tensor xHat = x;

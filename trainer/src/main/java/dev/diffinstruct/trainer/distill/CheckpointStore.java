@@ -3,6 +3,8 @@ package dev.diffinstruct.trainer.distill;
 import dev.diffinstruct.torch.AtomicFiles;
 
 import java.io.BufferedOutputStream;
+import dev.diffinstruct.trainer.InvalidInputException;
+
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -41,7 +43,7 @@ public final class CheckpointStore {
     public record Checkpoint(long step, Path file, Map<String, byte[]> parts) {
         public byte[] part(String name) {
             byte[] b = parts.get(name);
-            if (b == null) throw new IllegalStateException(file + " has no part '" + name + "'");
+            if (b == null) throw new InvalidInputException(file + " has no part '" + name + "' (damaged, or not this trainer's checkpoint)");
             return b;
         }
     }
@@ -126,12 +128,17 @@ public final class CheckpointStore {
      * The newest checkpoint that reads back whole (every part's CRC checked), or empty if there
      * is none; unreadable ones are reported to {@code warn} and skipped.
      */
-    public Optional<Checkpoint> latest(Consumer<String> warn) {
+    public Optional<Checkpoint> latest(Consumer<String> warn, String... required) {
         List<Path> files = list();
         for (int i = files.size() - 1; i >= 0; i--) {
             Path f = files.get(i);
             try {
-                return Optional.of(read(f));
+                Checkpoint c = read(f);
+                for (String part : required)
+                    if (!c.parts().containsKey(part)) throw new IOException("no part " + part);
+                for (Map.Entry<String, byte[]> e : c.parts().entrySet())
+                    if (e.getKey().endsWith(".pt")) dev.diffinstruct.torch.TorchScriptFile.check(e.getValue(), f.getFileName() + ":" + e.getKey());
+                return Optional.of(c);
             } catch (IOException | RuntimeException e) {
                 warn.accept("checkpoint " + f.getFileName() + " is unreadable (" + e.getMessage() + "); trying the one before");
             }
@@ -141,11 +148,13 @@ public final class CheckpointStore {
 
     public static Checkpoint read(Path f) throws IOException {
         Map<String, byte[]> parts = new LinkedHashMap<>();
+        long size = Files.size(f);
         try (ZipFile z = new ZipFile(f.toFile())) {
             Enumeration<? extends ZipEntry> en = z.entries();
             while (en.hasMoreElements()) {
                 ZipEntry e = en.nextElement();
-                byte[] data = z.getInputStream(e).readAllBytes(); // verifies the CRC at the end
+                if (parts.containsKey(e.getName())) throw new IOException("duplicate entry " + e.getName());
+                byte[] data = dev.diffinstruct.torch.TorchScriptFile.readVerified(z, e, size); // size and CRC
                 parts.put(e.getName(), data);
             }
         }

@@ -13,6 +13,7 @@ import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.RunFolder;
+import dev.diffinstruct.trainer.StopRequest;
 import dev.diffinstruct.trainer.diffusion.SigmaSampler;
 
 import java.nio.charset.StandardCharsets;
@@ -47,7 +48,8 @@ public final class DiffInstruct implements AutoCloseable {
      * Options a resumed run may change; every other option is the checkpoint's, except the learning
      * rates when given explicitly ({@link DistillConfig#gave}).
      */
-    private static final Set<String> RESUMABLE = Set.of("steps", "logEvery", "ckptEvery", "keepCheckpoints", "out");
+    private static final Set<String> RESUMABLE = Set.of("steps", "logEvery", "ckptEvery", "keepCheckpoints", "out",
+            "onNonfinite", "maxNonfinite");
 
     private final DistillConfig cfg;
     private final Path out;
@@ -66,12 +68,12 @@ public final class DiffInstruct implements AutoCloseable {
 
     private long step;
     private long skipped;
+    /** Skipped updates in a row, per network (not checkpointed: a resumed run starts counting anew). */
+    private final Map<String, Integer> nonfiniteInARow = new java.util.HashMap<>();
     private double wallBefore; // seconds spent in earlier sessions of this run
 
     private DiffInstruct(DistillConfig cfg, ScriptModule teacher, ScriptModule generator, ScriptModule ema, ScriptModule fake,
                          long[] latentShape, long[] dataShape, long trainingSeed) {
-        // The same graph on every call, so a resumed run continues bit-exactly (see Torch).
-        Torch.setGraphExecutorOptimize(false);
         this.cfg = cfg;
         this.out = Path.of(cfg.out);
         this.device = Networks.device(cfg.device);
@@ -160,9 +162,24 @@ public final class DiffInstruct implements AutoCloseable {
     public static Optional<DiffInstruct> resume(DistillConfig requested, Function<DistillConfig, TeacherAdapter> adapters, TrainingListener listener) {
         requested.validate();
         Path out = RunFolder.prepare(requested.out);
-        Optional<CheckpointStore.Checkpoint> found = RunFolder.checkpoints(out).latest(listener::onMessage);
+        Optional<CheckpointStore.Checkpoint> found = RunFolder.checkpoints(out).latest(listener::onMessage, PARTS);
         if (found.isEmpty()) return Optional.empty();
         CheckpointStore.Checkpoint c = found.get();
+        try {
+            return Optional.of(resume(c, requested, adapters, listener));
+        } catch (InvalidInputException | StopRequest.Stopped e) {
+            throw e;
+        } catch (RuntimeException e) { // parts that passed their CRC but do not parse: written by something else
+            throw new InvalidInputException(c.file() + " cannot be resumed (damaged?): " + (e instanceof dev.diffinstruct.torch.TorchException te ? te.summary() : e.toString()), e);
+        }
+    }
+
+    private static final String[] PARTS = {"state.json", "config.json", "generator.pt", "generator_ema.pt", "fake.pt",
+            "adam_generator.bin", "adam_fake.bin", "rng.bin", "torch_rng.bin"};
+
+    private static DiffInstruct resume(CheckpointStore.Checkpoint c, DistillConfig requested, Function<DistillConfig, TeacherAdapter> adapters,
+                                       TrainingListener listener) {
+        Path out = Path.of(requested.out);
         DistillConfig saved = DistillConfig.fromJson(RunFolder.text(c.part("config.json")));
         Set<String> changeable = new java.util.HashSet<>(RESUMABLE);
         if (requested.gave("lrG")) changeable.add("lrG");
@@ -181,6 +198,8 @@ public final class DiffInstruct implements AutoCloseable {
         cfg.logEvery = requested.logEvery;
         cfg.ckptEvery = requested.ckptEvery;
         cfg.keepCheckpoints = requested.keepCheckpoints;
+        cfg.onNonfinite = requested.onNonfinite;
+        cfg.maxNonfinite = requested.maxNonfinite;
         cfg.out = requested.out;
         cfg.validate();
         Device device = Networks.device(cfg.device);
@@ -206,8 +225,8 @@ public final class DiffInstruct implements AutoCloseable {
             di.skipped = state.get("skipped").getAsLong();
             di.wallBefore = state.get("wall_seconds").getAsDouble();
             di.writeConfig();
-            listener.onMessage("resuming from " + out.relativize(c.file()) + " at step " + c.step() + " of " + cfg.steps);
-            return Optional.of(di);
+            listener.onMessage("resuming from " + out.toAbsolutePath().relativize(c.file().toAbsolutePath()) + " at step " + c.step() + " of " + cfg.steps);
+            return di;
         } catch (RuntimeException e) {
             for (ScriptModule m : new ScriptModule[] {teacher, generator, ema, fake}) if (m != null) m.close();
             throw e;
@@ -406,13 +425,29 @@ public final class DiffInstruct implements AutoCloseable {
     private double guardedStep(Adam opt, ScriptModule net, String name, TrainingListener listener) {
         double norm = net.gradNorm(cfg.gradClip > 0 ? cfg.gradClip : Double.POSITIVE_INFINITY);
         if (!Double.isFinite(norm)) {
-            opt.zeroGrad();
+            opt.zeroGrad(); // the update is never applied: parameters and checkpoints stay finite
             skipped++;
-            listener.onMessage("step " + step + ": non-finite " + name + " gradient (norm " + norm + "); update skipped (" + skipped + " so far)");
+            int inARow = nonfiniteInARow.merge(name, 1, Integer::sum);
+            String what = "step " + step + ": non-finite " + name + " gradient (norm " + norm + ")";
+            String advice = "; nothing non-finite was applied, the last checkpoint is clean: check the teacher's outputs,"
+                    + " or lower --lr-g/--lr-f or set --grad-clip, then --resume";
+            if ("stop".equals(cfg.onNonfinite))
+                throw new NonFiniteException(what + ", stopped (--on-nonfinite stop)" + advice);
+            if (cfg.maxNonfinite > 0 && inARow >= cfg.maxNonfinite)
+                throw new NonFiniteException(what + ", " + inARow + " in a row: stopped (--max-nonfinite " + cfg.maxNonfinite + ")" + advice);
+            listener.onMessage(what + "; update skipped (" + skipped + " so far)");
             return norm;
         }
+        nonfiniteInARow.remove(name);
         opt.step();
         return norm;
+    }
+
+    /** The run ended on non-finite gradients, as --on-nonfinite / --max-nonfinite asked (CLI exit 1). */
+    public static final class NonFiniteException extends IllegalStateException {
+        NonFiniteException(String message) {
+            super(message);
+        }
     }
 
     private StepMetrics metrics(Tensor lossG, Tensor lossF, double gradNormG, double gradNormF, Tensor sigma) {
@@ -426,6 +461,11 @@ public final class DiffInstruct implements AutoCloseable {
 
     /** Writes the complete training state as the checkpoint of the current step (atomically). */
     public Path checkpoint(TrainingListener listener) {
+        // the guard above never applies a non-finite update; this makes sure no checkpoint can hold one
+        for (ScriptModule m : new ScriptModule[] {generator, ema, fake})
+            if (!parametersFinite(m))
+                throw new NonFiniteException("step " + step + ": the " + (m == fake ? "fake score" : m == ema ? "EMA generator" : "generator")
+                        + " has non-finite parameters; no checkpoint written, the last one is clean");
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("format", FORMAT);
         state.put("step", step);
@@ -446,6 +486,13 @@ public final class DiffInstruct implements AutoCloseable {
         Path file = checkpoints.write(step, parts, cfg.keepCheckpoints);
         listener.onCheckpoint(step, file);
         return file;
+    }
+
+    private static boolean parametersFinite(ScriptModule m) {
+        try (Scope s = Scope.open()) {
+            for (Tensor p : m.parameters()) if (!p.allFinite()) return false;
+            return true;
+        }
     }
 
     private void writeOutputs() {

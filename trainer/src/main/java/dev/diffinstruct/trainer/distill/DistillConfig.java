@@ -94,6 +94,14 @@ public final class DistillConfig {
     public double beta2 = 0.999;
     /** Max L2 norm of each network's gradient; 0: no clipping. */
     public double gradClip = 0;
+    /**
+     * A step whose gradient (of either network) is NaN or Inf, from a teacher that returns NaN/Inf or
+     * a diverging generator: "skip" drops that update and goes on, "stop" ends the run at once.
+     * Nothing non-finite is ever applied, so no checkpoint holds it.
+     */
+    public String onNonfinite = "skip";
+    /** With "skip": this many skipped updates of one network in a row end the run (0: never). */
+    public int maxNonfinite = 20;
     /** EMA half-life of the generator's weights, in samples (EDM's ema_halflife_kimg * 1000); 0: no averaging. */
     public double emaHalflife = 0;
 
@@ -170,6 +178,8 @@ public final class DistillConfig {
         require(lrG > 0 && Double.isFinite(lrG), "--lr-g must be > 0, got " + lrG);
         require(lrF > 0 && Double.isFinite(lrF), "--lr-f must be > 0, got " + lrF);
         require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "--betas must be in [0, 1), got " + beta1 + "," + beta2);
+        require("skip".equals(onNonfinite) || "stop".equals(onNonfinite), "--on-nonfinite must be skip or stop, got '" + onNonfinite + "'");
+        require(maxNonfinite >= 0, "--max-nonfinite must be >= 0 (0 = never stop), got " + maxNonfinite);
         require(gradClip >= 0, "--grad-clip must be >= 0 (0 = off), got " + gradClip);
         require(emaHalflife >= 0, "--ema-halflife must be >= 0 (0 = off), got " + emaHalflife);
         require(sigmaData > 0, "--sigma-data must be > 0, got " + sigmaData);

@@ -36,6 +36,7 @@ public final class Features {
         try (Torch.GradMode ng = Torch.noGrad(); Scope scope = Scope.open()) {
             List<Tensor> parts = new ArrayList<>();
             for (long start = 0; start < n; start += batch) {
+                dev.diffinstruct.trainer.StopRequest.check("while computing features; nothing was written");
                 long b = Math.min(batch, n - start);
                 try (Scope bs = Scope.open()) {
                     Tensor x = data.slice(start, start + b).to(DType.FLOAT32).to(device);

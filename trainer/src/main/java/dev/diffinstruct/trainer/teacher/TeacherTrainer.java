@@ -130,8 +130,6 @@ public final class TeacherTrainer implements AutoCloseable {
     private long lossCount;
 
     private TeacherTrainer(TeacherConfig cfg, Device device, ImageDataset data, ScriptModule model, ScriptModule ema) {
-        // The same graph on every call, so a resumed run continues bit-exactly (see Torch).
-        Torch.setGraphExecutorOptimize(false);
         this.cfg = cfg;
         this.out = Path.of(cfg.out);
         this.device = device;
@@ -195,9 +193,22 @@ public final class TeacherTrainer implements AutoCloseable {
      */
     public static Optional<TeacherTrainer> resume(TeacherConfig requested, Listener listener) {
         Path out = RunFolder.prepare(requested.out);
-        Optional<CheckpointStore.Checkpoint> found = RunFolder.checkpoints(out).latest(listener::onMessage);
+        Optional<CheckpointStore.Checkpoint> found = RunFolder.checkpoints(out).latest(listener::onMessage,
+                "config.json", "state.json", "model.pt", "model_ema.pt", "adam.bin", "rng.bin", "data_rng.bin", "batches.bin", "torch_rng.bin");
         if (found.isEmpty()) return Optional.empty();
         CheckpointStore.Checkpoint c = found.get();
+        try {
+            return Optional.of(resume(c, requested, listener));
+        } catch (InvalidInputException | dev.diffinstruct.trainer.StopRequest.Stopped e) {
+            throw e;
+        } catch (RuntimeException e) { // parts that passed their CRC but do not parse: written by something else
+            throw new InvalidInputException(c.file() + " cannot be resumed (damaged?): "
+                    + (e instanceof dev.diffinstruct.torch.TorchException te ? te.summary() : e.toString()), e);
+        }
+    }
+
+    private static TeacherTrainer resume(CheckpointStore.Checkpoint c, TeacherConfig requested, Listener listener) {
+        Path out = Path.of(requested.out);
         TeacherConfig saved = TeacherConfig.fromJson(RunFolder.text(c.part("config.json")));
         RunFolder.reportKeptOptions(saved.differences(requested), RESUMABLE, requested.given, listener::onMessage);
         TeacherConfig cfg = saved.copy();
@@ -243,8 +254,8 @@ public final class TeacherTrainer implements AutoCloseable {
             t.lossSum = state.get("loss_sum").getAsDouble();
             t.lossCount = state.get("loss_count").getAsLong();
             t.writeConfig();
-            listener.onMessage("resuming from " + out.relativize(c.file()) + " at step " + c.step() + " of " + cfg.steps);
-            return Optional.of(t);
+            listener.onMessage("resuming from " + out.toAbsolutePath().relativize(c.file().toAbsolutePath()) + " at step " + c.step() + " of " + cfg.steps);
+            return t;
         } catch (RuntimeException e) {
             if (model != null && !model.isClosed()) model.close();
             if (ema != null && !ema.isClosed()) ema.close();

@@ -20,6 +20,8 @@ class FrozenTeacherTest {
                 Tensor x = Tensor.randn(g, 512, 2).mul(1.5);
                 Tensor sigma = Tensor.randn(g, 512).mul(1.5).sub(2).exp();
                 Tensor a = t.forward(x, sigma), b = f.forward(x, sigma);
+                // near-exact by construction: freezing only folds attributes into constants computed by the same
+                // kernels, then runs the same ops on the same shapes in this process (no other CPU kernel or order)
                 assertTrue(a.allClose(b, 1e-6, 1e-7), "frozen teacher differs");
             }
         }

@@ -211,6 +211,7 @@ class ConditionalDistillationTest {
             for (Tensor p : di.fakeScore().parameters()) assertTrue(p.requiresGrad());
             float[] teacherBefore = di.teacher().parameters().get(0).toFloatArray();
             assertTrue(di.run(TrainingListener.NONE, new AtomicBoolean()).complete());
+            // exact by construction: a frozen parameter is never written
             assertArrayEquals(teacherBefore, di.teacher().parameters().get(0).toFloatArray(), 0f, "the teacher is not trained");
             assertNotEquals(0f, di.generator().parameters().get(0).toFloatArray()[0], "the generator trained");
             // the same latents with different labels give different samples: the labels reach the teacher copy

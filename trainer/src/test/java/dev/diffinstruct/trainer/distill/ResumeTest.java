@@ -84,6 +84,11 @@ class ResumeTest {
         }
     }
 
+    /**
+     * Bit identity holds by construction: both runs are in this process (same threads, same CPU
+     * kernels), execute the same op sequence on the same shapes (graph executor optimisation off),
+     * and a checkpoint restores parameters, optimizer state and RNG states bit for bit.
+     */
     static void assertBitIdentical(float[][] a, float[][] b) {
         String[] names = {"generator", "EMA generator", "fake score"};
         for (int i = 0; i < a.length; i++) assertArrayEquals(a[i], b[i], 0f, names[i] + " outputs differ");

@@ -60,6 +60,7 @@ class BuiltinModelsTest {
             Tensor z = Tensor.randn(g, 4, 2);
             Tensor a = gen.forward(z);
             Tensor b = den.forward(z.mul(2.5), Tensor.full(2.5, 4));
+            // exact by construction: the wrapper runs the same ops (z * 2.5, full(2.5)) and a copy of the same net on the same shapes
             assertTrue(a.allClose(b, 0, 0));
             assertEquals(den.parameterCount(), gen.parameterCount());
             // independent copy: changing the generator leaves the teacher alone

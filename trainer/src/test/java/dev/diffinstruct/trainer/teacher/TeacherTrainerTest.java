@@ -117,6 +117,7 @@ class TeacherTrainerTest {
         return out;
     }
 
+    /** Bit identity by construction: same process and op sequence on the same shapes; checkpoints restore state exactly. */
     static void assertSameBits(List<int[]> a, List<int[]> b) {
         assertEquals(a.size(), b.size());
         for (int i = 0; i < a.size(); i++) assertArrayEquals(a.get(i), b.get(i), "tensor " + i + " of model + EMA differs");
