@@ -41,10 +41,10 @@ public final class TorchScriptFile {
                 }
             }
         } catch (ZipException e) {
-            throw new ModelFileException(path, "Module.load", "not a TorchScript file (a TorchScript file is a zip archive; this one is unreadable: "
+            throw new ModelFileException(path, "Module.load", "not a valid TorchScript file (a TorchScript file is a zip archive; this one is unreadable: "
                     + e.getMessage() + ")", e);
         } catch (IOException | IllegalStateException e) {
-            throw new ModelFileException(path, "Module.load", "not a TorchScript file: " + e.getMessage(), e);
+            throw new ModelFileException(path, "Module.load", "not a valid TorchScript file: " + e.getMessage(), e);
         }
         records.require(path);
     }
@@ -56,6 +56,7 @@ public final class TorchScriptFile {
      */
     public static void check(byte[] data, String name) {
         Path path = Path.of(name);
+        if (data.length == 0) throw new ModelFileException(path, "Module.load", "empty module data");
         Records records = new Records();
         try {
             ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
@@ -114,7 +115,7 @@ public final class TorchScriptFile {
                 at += 46 + n + extra + comment;
             }
         } catch (IOException | IllegalStateException | IndexOutOfBoundsException e) {
-            throw new ModelFileException(path, "Module.load", "not a TorchScript file: " + e.getMessage(), e);
+            throw new ModelFileException(path, "Module.load", "not a valid TorchScript file: " + e.getMessage(), e);
         }
         records.require(path);
     }
@@ -166,16 +167,16 @@ public final class TorchScriptFile {
         }
 
         void require(Path path) {
-            if (names.isEmpty()) throw new ModelFileException(path, "Module.load", "not a TorchScript file: an empty zip archive");
+            if (names.isEmpty()) throw new ModelFileException(path, "Module.load", "not a valid TorchScript file: an empty zip archive");
             String p = folder + "/";
             for (String r : new String[] {"data.pkl", "constants.pkl"})
                 if (!names.contains(p + r))
-                    throw new ModelFileException(path, "Module.load", "not a TorchScript file: it lacks " + p + r
+                    throw new ModelFileException(path, "Module.load", "not a valid TorchScript file: it lacks " + p + r
                             + (r.equals("constants.pkl") && names.contains(p + "data.pkl") ? " (a tensor file from torch.save? TorchScript files come from torch.jit.save)" : ""));
             if (!names.contains(p + "version") && !names.contains(p + ".data/version"))
-                throw new ModelFileException(path, "Module.load", "not a TorchScript file: it lacks " + p + "version");
+                throw new ModelFileException(path, "Module.load", "not a valid TorchScript file: it lacks " + p + "version");
             if (names.stream().noneMatch(n -> n.startsWith(p + "code/")))
-                throw new ModelFileException(path, "Module.load", "not a TorchScript file: it has no code/ records");
+                throw new ModelFileException(path, "Module.load", "not a valid TorchScript file: it has no code/ records");
         }
     }
 }

@@ -61,6 +61,38 @@ class ErrorsTest {
     }
 
     @Test
+    void damagedZipEntriesAreCaughtBeforeLibtorch() throws Exception {
+        // one flipped byte inside a stored tensor: only the entry's CRC can tell (libtorch reads it silently)
+        byte[] good = java.nio.file.Files.readAllBytes(fixture("mlp.pt"));
+        java.util.zip.ZipEntry data = null;
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(fixture("mlp.pt").toFile())) {
+            for (var e : java.util.Collections.list(z.entries())) if (e.getName().contains("/data/") && e.getSize() > 16) data = e;
+        }
+        assertNotNull(data);
+        byte[] bad = good.clone();
+        int at = indexOf(good, data.getName().getBytes(java.nio.charset.StandardCharsets.UTF_8)); // the local header's name
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(good).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int start = at + data.getName().length() + Short.toUnsignedInt(b.getShort(at - 2));
+        bad[start + 5] ^= 0x10;
+        Path f = dir.resolve("flipped.pt");
+        java.nio.file.Files.write(f, bad);
+        assertFailsNaming(ModelFileException.class, () -> ScriptModule.load(f), "not a valid TorchScript file", "CRC mismatch", data.getName());
+        assertFailsNaming(ModelFileException.class, () -> ScriptModule.load(bad, Device.CPU), "CRC mismatch");
+        try (ScriptModule ok = ScriptModule.load(good, Device.CPU)) {
+            assertTrue(ok.parameterCount() > 0);
+        }
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) if (hay[i + j] != needle[j]) continue outer;
+            return i;
+        }
+        throw new AssertionError("not found");
+    }
+
+    @Test
     void corruptModuleBytes() {
         assertFailsNaming(TorchException.class, () -> ScriptModule.load(new byte[] {1, 2, 3, 4}, Device.CPU), "Module.load");
         assertFailsNaming(TorchException.class, () -> ScriptModule.load(new byte[0], Device.CPU), "empty module data");
