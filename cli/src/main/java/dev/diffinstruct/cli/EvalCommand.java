@@ -101,7 +101,7 @@ final class EvalCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         CliIo.positive(batch, "--batch");
         CliIo.positive(k, "--k");
-        Device dev = Device.parse(device).check();
+        Device dev = CliIo.device(device);
         try (Scope s = Scope.open()) {
             Reference reference = referenceData();
             Tensor ref = reference.images();

@@ -48,7 +48,8 @@ final class GridCommand implements Callable<Integer> {
         if (n < 1 || cols < 1) throw new InvalidInputException("--n and --cols must be >= 1");
         Path parent = out.toAbsolutePath().getParent();
         if (!Files.isDirectory(parent) || !Files.isWritable(parent))
-            throw new InvalidInputException("cannot write " + out + ": folder " + parent + " is missing or not writable");
+            throw new InvalidInputException("--out " + out + ": folder " + parent + " is missing or not writable");
+        if (Files.isDirectory(out)) throw new InvalidInputException("--out " + out + ": is a directory");
         try (Scope scope = Scope.open()) {
             List<Tensor> arrays = new ArrayList<>();
             for (Path p : inputs) {

@@ -56,7 +56,7 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        Device dev = Device.parse(device).check();
+        Device dev = CliIo.device(device);
         try (ScriptModule m = ScriptModule.load(file, dev); Scope scope = Scope.open()) {
             out.println(file + "  (libtorch " + Torch.version() + ", BLAS: " + Torch.blasKind() + ")");
             out.println("methods:");

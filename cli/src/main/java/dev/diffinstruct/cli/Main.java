@@ -58,6 +58,18 @@ public final class Main implements Runnable {
 
     /** Executes args on cl, first installing the defaults of a {@code --config} file when one is named. */
     static int execute(CommandLine cl, String... args) {
+        // an empty value ("--teacher=" or --out "") would reach the commands as the current folder
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            boolean emptyInline = a.startsWith("--") && a.endsWith("=");
+            boolean emptyNext = a.startsWith("--") && !a.contains("=") && i + 1 < args.length && args[i + 1].isEmpty();
+            if (emptyInline || emptyNext) {
+                String name = emptyInline ? a.substring(0, a.length() - 1) : a;
+                cl.getErr().println(cl.getColorScheme().errorText("error: " + name + ": empty value"));
+                cl.getErr().flush();
+                return EXIT_USAGE;
+            }
+        }
         java.nio.file.Path config = ConfigFileDefaults.configArgument(args);
         if (config != null) {
             try {

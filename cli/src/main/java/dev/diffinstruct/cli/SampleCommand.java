@@ -63,7 +63,7 @@ final class SampleCommand implements Callable<Integer> {
         CliIo.positive(batch, "--batch");
         if (classes < 0) throw new InvalidInputException("--classes must be >= 0, got " + classes);
         CliIo.outputNpy(out, "--out");
-        Device dev = Device.parse(device).check();
+        Device dev = CliIo.device(device);
         long t0 = System.nanoTime();
         try (ScriptModule gen = CliIo.loadModule(generator, "--generator", dev); Scope s = Scope.open()) {
             gen.train(false);

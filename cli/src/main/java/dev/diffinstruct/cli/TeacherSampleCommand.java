@@ -138,7 +138,7 @@ final class TeacherSampleCommand implements Callable<Integer> {
         CliIo.inputFile(teacher, "--teacher");
         TeacherSpec ts = new TeacherSpec(kind, betaMin, betaMax, timeScale, schedule, ddpmSteps, classes);
         HeunSampler.Options opt = new HeunSampler.Options(new KarrasSchedule(steps, sigmaMin, sigmaMax, rho), sChurn, sTmin, sTmax, sNoise);
-        Device dev = Device.parse(device).check();
+        Device dev = CliIo.device(device);
         long t0 = System.nanoTime();
         try (ScriptModule d = Teachers.load(teacher, ts, dev); Scope s = Scope.open(); Generator g = new Generator(seed, dev)) {
             if (shape == null) {

@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * Adversarial values for every option of every command (negative, zero, huge, NaN, infinite,
- * not a number, empty, missing folders, a file where a folder is expected and the other way
+ * not a number, empty, a path below a file, a file where a folder is expected and the other way
  * round), each on a cheap valid command line: every run ends with exit 0 (the value was fine) or
  * exit 2 with one "error:" line that names the option or its value, and a refused run leaves no
  * file behind. {@code -Dreliability.args=all} tries every pair (scripts/reliability.sh); the
@@ -36,7 +36,10 @@ class BadArgumentsFuzzTest {
     static Path gen, teacher, samples, aFile, aDir;
 
     static final String[] VALUES = {"-1", "0", "1e400", "NaN", "-Infinity", "abc", "", "99999999999999999999", "3,-2",
-            "/nonexistent/folder/x", "FILE", "DIR"};
+            "FILE/x", "FILE", "DIR"};
+    /** Options whose value is a path: relative values are taken inside the case's own folder, not the module's. */
+    static final Set<String> PATHS = Set.of("--out", "--teacher", "--generator", "--fake", "--features", "--labels", "--modes",
+            "--reference", "--samples", "--data", "--model", "--config");
 
     @BeforeAll
     static void inputs() throws IOException {
@@ -108,7 +111,8 @@ class BadArgumentsFuzzTest {
         int i = 0;
         for (Case c : cases) {
             Path w = Files.createDirectories(dir.resolve("w" + i++));
-            String value = c.value().equals("FILE") ? aFile.toString() : c.value().equals("DIR") ? aDir.toString() : c.value();
+            String value = c.value().replace("FILE", aFile.toString()).replace("DIR", aDir.toString());
+            if (PATHS.contains(c.option()) && !value.isEmpty() && !value.startsWith("/")) value = w.resolve(value).toString();
             List<String> args = base(c.command(), w);
             int at = args.indexOf(c.option());
             if (at >= 0) {
@@ -120,7 +124,7 @@ class BadArgumentsFuzzTest {
                 args.add(c.option() + "=" + value);
             }
             args.add(0, c.command());
-            Set<Path> before = files(dir.resolve("w" + (i - 1)));
+            Set<Path> before = files(w);
             Cli r = Cli.run(args.toArray(String[]::new));
             int[] t = tally.computeIfAbsent(c.command(), k -> new int[2]);
             String what = String.join(" ", args) + " -> exit " + r.exitCode() + ": " + r.err().strip();

@@ -35,9 +35,9 @@ public final class HeunSampler {
 
         public Options {
             if (schedule == null) throw new IllegalArgumentException("schedule is required");
-            if (!(sChurn >= 0) || !Double.isFinite(sChurn)) throw new IllegalArgumentException("S_churn must be >= 0, got " + sChurn);
-            if (!(sTmin >= 0) || !(sTmax >= sTmin)) throw new IllegalArgumentException("need 0 <= S_tmin <= S_tmax, got " + sTmin + ", " + sTmax);
-            if (!(sNoise >= 0) || !Double.isFinite(sNoise)) throw new IllegalArgumentException("S_noise must be >= 0, got " + sNoise);
+            if (!(sChurn >= 0) || !Double.isFinite(sChurn)) throw new IllegalArgumentException("--s-churn must be >= 0, got " + sChurn);
+            if (!(sTmin >= 0) || !(sTmax >= sTmin)) throw new IllegalArgumentException("need 0 <= --s-tmin <= --s-tmax, got " + sTmin + ", " + sTmax);
+            if (!(sNoise >= 0) || !Double.isFinite(sNoise)) throw new IllegalArgumentException("--s-noise must be >= 0, got " + sNoise);
         }
 
         public static Options deterministic(KarrasSchedule schedule) {

@@ -13,7 +13,7 @@ public record KarrasSchedule(int steps, double sigmaMin, double sigmaMax, double
         if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
         if (!(sigmaMin > 0) || !(sigmaMax >= sigmaMin) || !Double.isFinite(sigmaMax))
             throw new IllegalArgumentException("--sigma-min and --sigma-max need 0 < --sigma-min <= --sigma-max < inf, got --sigma-min " + sigmaMin + ", --sigma-max " + sigmaMax);
-        if (!(rho > 0) || !Double.isFinite(rho)) throw new IllegalArgumentException("rho must be > 0, got " + rho);
+        if (!(rho > 0) || !Double.isFinite(rho)) throw new IllegalArgumentException("--rho must be > 0, got " + rho);
     }
 
     /** The {@code steps} noise levels, descending: {@code sigmas()[0] == sigmaMax}, the last is sigmaMin. */

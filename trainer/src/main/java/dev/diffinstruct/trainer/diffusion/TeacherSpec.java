@@ -23,9 +23,9 @@ public record TeacherSpec(TeacherKind kind, double betaMin, double betaMax, doub
         if (kind == null) throw new IllegalArgumentException("teacher kind is required");
         if (schedule == null) schedule = DdpmSchedule.LINEAR;
         if (!(betaMin > 0) || !(betaMax > betaMin) || !Double.isFinite(betaMax))
-            throw new IllegalArgumentException("need 0 < beta_min < beta_max, got beta_min=" + betaMin + ", beta_max=" + betaMax);
+            throw new IllegalArgumentException("--beta-min and --beta-max need 0 < --beta-min < --beta-max < inf, got --beta-min " + betaMin + ", --beta-max " + betaMax);
         if (!(timeScale > 0) || !Double.isFinite(timeScale))
-            throw new IllegalArgumentException("time scale must be > 0, got " + timeScale);
+            throw new IllegalArgumentException("--time-scale must be > 0, got " + timeScale);
         if (steps < 2) throw new IllegalArgumentException("DDPM steps must be >= 2, got " + steps);
         if (classes < 0) throw new IllegalArgumentException("classes must be >= 0, got " + classes);
     }

@@ -180,11 +180,14 @@ public final class DistillConfig {
         require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "--betas must be in [0, 1), got " + beta1 + "," + beta2);
         require("skip".equals(onNonfinite) || "stop".equals(onNonfinite), "--on-nonfinite must be skip or stop, got '" + onNonfinite + "'");
         require(maxNonfinite >= 0, "--max-nonfinite must be >= 0 (0 = never stop), got " + maxNonfinite);
-        require(gradClip >= 0, "--grad-clip must be >= 0 (0 = off), got " + gradClip);
-        require(emaHalflife >= 0, "--ema-halflife must be >= 0 (0 = off), got " + emaHalflife);
-        require(sigmaData > 0, "--sigma-data must be > 0, got " + sigmaData);
-        require(initSigma > 0, "--init-sigma must be > 0, got " + initSigma);
-        require(sidAlpha >= 0, "--sid-alpha must be >= 0, got " + sidAlpha);
+        require(Double.isFinite(pMean) && Math.abs(pMean) <= 20, "--p-mean must be a finite number in [-20, 20], got " + pMean);
+        require(pStd > 0 && pStd <= 20, "--p-std must be in (0, 20], got " + pStd);
+        require(gradClip >= 0 && Double.isFinite(gradClip), "--grad-clip must be >= 0 (0 = off), got " + gradClip);
+        require(emaHalflife >= 0 && Double.isFinite(emaHalflife), "--ema-halflife must be >= 0 (0 = off), got " + emaHalflife);
+        // float32 networks: beyond ~1e4 the EDM preconditioning of the built-in denoiser overflows
+        require(sigmaData > 0 && sigmaData <= 1e4, "--sigma-data must be in (0, 1e4], got " + sigmaData);
+        require(initSigma > 0 && initSigma <= 1e4, "--init-sigma must be in (0, 1e4], got " + initSigma);
+        require(sidAlpha >= 0 && Double.isFinite(sidAlpha), "--sid-alpha must be >= 0, got " + sidAlpha);
         require(hidden >= 1 && layers >= 0, "--hidden must be >= 1 and --layers >= 0");
         require(logEvery >= 1, "--log-every must be >= 1, got " + logEvery);
         require(ckptEvery >= 1, "--ckpt-every must be >= 1, got " + ckptEvery);
