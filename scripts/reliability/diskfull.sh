@@ -10,8 +10,8 @@ MNT=$W/disk
 cleanup() { mountpoint -q "$MNT" && umount "$MNT" || true; }
 trap cleanup EXIT
 cleanup; rm -rf "$W"; mkdir -p "$MNT"
-ARGS=(distill --steps 600 --ckpt-every 100 --keep-checkpoints 2 --batch 128 -q)
-"$DI" "${ARGS[@]}" --out "$W/straight" >/dev/null
+ARGS=(distill --ckpt-every 100 --keep-checkpoints 2 --batch 128 -q)
+"$DI" "${ARGS[@]}" --steps 600 --out "$W/straight" >/dev/null
 mount -t tmpfs -o size=16m tmpfs "$MNT"
 "$DI" "${ARGS[@]}" --steps 300 --out "$MNT/run" >/dev/null
 ckpt=$(stat -c %s "$MNT/run/checkpoints/ckpt-000000300.zip")
@@ -19,7 +19,7 @@ ckpt=$(stat -c %s "$MNT/run/checkpoints/ckpt-000000300.zip")
 free=$(df -B1 --output=avail "$MNT" | tail -1)
 fallocate -l $(( free - ckpt / 2 )) "$MNT/filler" 2>/dev/null || dd if=/dev/zero of="$MNT/filler" bs=1 count=0 seek=$(( free - ckpt / 2 )) 2>/dev/null
 set +e
-"$DI" "${ARGS[@]}" --out "$MNT/run" --resume > "$W/full.log" 2>&1
+"$DI" "${ARGS[@]}" --steps 600 --out "$MNT/run" --resume > "$W/full.log" 2>&1
 rc=$?
 set -e
 echo "disk full: exit $rc; $(grep -m1 '^error' "$W/full.log" || echo 'no error line')"
@@ -28,7 +28,7 @@ grep -q 'No space left' "$W/full.log" || { echo "FAIL: the message does not say 
 ls "$MNT/run/checkpoints"
 if ls -a "$MNT/run/checkpoints" | grep -q '\.tmp$'; then echo "FAIL: a temporary file was left"; exit 1; fi
 rm "$MNT/filler"
-"$DI" "${ARGS[@]}" --out "$MNT/run" --resume 2>&1 | grep -m1 'resuming from'
+"$DI" "${ARGS[@]}" --steps 600 --out "$MNT/run" --resume 2>&1 | grep -m1 'resuming from'
 for f in generator.pt generator_ema.pt fake_score.pt; do
   cmp "$W/straight/$f" "$MNT/run/$f" || { echo "FAIL: $f differs from the straight run"; exit 1; }
 done

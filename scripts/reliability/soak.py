@@ -16,13 +16,15 @@ def main():
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--work", default="/tmp/di-soak")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs/soak.png"))
+    ap.add_argument("--java-opts", default="", help="JVM options, e.g. -Xmx128m (a fixed heap: what remains is native memory)")
     a = ap.parse_args()
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
     run = os.path.join(a.work, "run")
     p = subprocess.Popen([os.path.join(ROOT, "diffinstruct"), "distill", "--out", run, "--steps", str(a.steps),
                           "--ckpt-every", str(a.ckpt_every), "--log-every", "100", "-q"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=dict(os.environ, DIFFINSTRUCT_JAVA_OPTS=a.java_opts))
     rows, t0 = [], time.time()
     while p.poll() is None:
         try:
@@ -55,7 +57,7 @@ def main():
     warm = [r for r in rows if r[1] >= a.steps * 0.1] or rows
     rss = [r[2] for r in warm]
     fds = [r[3] for r in warm]
-    print(f"soak: {a.steps} steps, a checkpoint every {a.ckpt_every}, {rows[-1][0]:.0f} s; after 10% of the steps: "
+    print(f"soak ({a.java_opts or 'default JVM heap'}): {a.steps} steps, a checkpoint every {a.ckpt_every}, {rows[-1][0]:.0f} s; after 10% of the steps: "
           f"RSS {rss[0]:.1f} -> {rss[-1]:.1f} MiB (min {min(rss):.1f}, max {max(rss):.1f}), "
           f"open fds {fds[0]} -> {fds[-1]} (min {min(fds)}, max {max(fds)}); temporary files left: {len(leftovers)}")
     print(f"soak: wrote {csv} and {a.out}")

@@ -125,6 +125,7 @@ public final class Main implements Runnable {
         String first = m.strip().split("\n", 2)[0];
         return ex instanceof RuntimeException && !(ex instanceof InvalidInputException) && !(ex instanceof IllegalArgumentException)
                 && !(ex instanceof IllegalStateException) && !(ex instanceof StopRequest.Stopped)
+                && !(ex instanceof java.io.UncheckedIOException)
                 ? ex.getClass().getSimpleName() + ": " + first : first;
     }
 }

@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** SIGTERM in the middle of {@code distill} leaves a checkpoint that {@code --resume} continues from. */
@@ -57,6 +58,7 @@ class SigtermTest {
         p.destroy(); // SIGTERM
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "distill did not stop on SIGTERM");
         String text = Files.readString(log);
+        assertEquals(143, p.exitValue(), "128 + SIGTERM, as a shell reports it: " + text);
         long ckpt = newestCheckpoint(out);
         assertTrue(ckpt >= 300, "a checkpoint at the step reached, got " + ckpt + "\n" + text);
         assertTrue(text.contains("stopped at step " + ckpt), text);
@@ -70,5 +72,25 @@ class SigtermTest {
         assertTrue(text2.contains("resuming from checkpoints" + File.separator + "ckpt-") && text2.contains("at step " + ckpt), text2);
         assertEquals(ckpt + 30, lastLoggedStep(out.resolve("metrics.jsonl")));
         assertTrue(Files.exists(out.resolve("generator.pt")));
+    }
+
+    @Test
+    void sigtermDuringSamplingStopsBetweenBatchesAndWritesNothing() throws Exception {
+        Path gen = Path.of(System.getProperty("repo.root", "..")).resolve("assets/fashion-mnist/generator.pt");
+        Path out = dir.resolve("s.npy"), log = dir.resolve("sample.txt");
+        Process p = start(log, "sample", "--generator", gen.toString(), "--n", "1000000", "--batch", "50", "--out", out.toString());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.readString(log).contains("generated")) { // inside the batch loop: libtorch busy most of the time
+            assertTrue(p.isAlive(), "sample ended early: " + Files.readString(log));
+            assertTrue(System.nanoTime() < deadline, "no progress: " + Files.readString(log));
+            Thread.sleep(50);
+        }
+        p.destroy(); // SIGTERM
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "sample did not stop on SIGTERM");
+        String text = Files.readString(log);
+        assertEquals(143, p.exitValue(), text);
+        assertTrue(text.contains("stopped by SIGTERM while sampling the generator; nothing was written"), text);
+        assertFalse(Files.exists(out), "no partial output");
+        assertFalse(text.contains("SIGSEGV") || text.contains("hs_err"), text);
     }
 }

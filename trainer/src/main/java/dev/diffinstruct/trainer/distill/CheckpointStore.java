@@ -101,7 +101,8 @@ public final class CheckpointStore {
             prune(keep);
             return target;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write checkpoint " + step + " in " + dir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write checkpoint " + step + " in " + dir + ": " + e.getMessage()
+                    + " (the previous checkpoint is kept: fix the cause, e.g. free space, then --resume)", e);
         }
     }
 
