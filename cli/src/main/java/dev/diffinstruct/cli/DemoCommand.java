@@ -125,6 +125,12 @@ final class DemoCommand implements Callable<Integer> {
                 }
 
                 @Override
+                public String resumeAdvice(DiffInstruct di) { // the demo itself always starts afresh
+                    return "continue the training with ./diffinstruct distill --out " + di.config().out + " --resume"
+                            + " (the demo's table is drawn only by a complete demo)";
+                }
+
+                @Override
                 public void after(DiffInstruct di, PrintWriter w) {
                     report.write(di, before[0], w);
                 }

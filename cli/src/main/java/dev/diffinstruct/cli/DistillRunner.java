@@ -37,6 +37,11 @@ final class DistillRunner {
     interface Hooks {
         default void before(DiffInstruct di) {}
 
+        /** What to run to continue after a stop. */
+        default String resumeAdvice(DiffInstruct di) {
+            return "continue with the same command and --resume";
+        }
+
         /** After a completed run; by default the mode summary of the built-in mixture teacher. */
         default void after(DiffInstruct di, PrintWriter out) {
             if (DistillConfig.BUILTIN_MIXTURE.equals(di.config().teacher)) summarizeMixture(di, out);
@@ -55,7 +60,7 @@ final class DistillRunner {
             Listener listener = new Listener(di, display, out, err);
             DiffInstruct.Result r = di.run(listener, StopRequest.flag());
             if (r.stopped()) {
-                listener.report.stopped(r.step());
+                listener.report.stopped(r.step(), hooks.resumeAdvice(di));
                 return StopRequest.exitCode();
             }
             listener.report.done(r.step(), r.wallSeconds(), r.skippedSteps());

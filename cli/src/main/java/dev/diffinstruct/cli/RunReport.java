@@ -50,8 +50,8 @@ final class RunReport {
         err.flush();
     }
 
-    void stopped(long step) {
-        progress.done(String.format(Locale.ROOT, "stopped at step %d; checkpoint written: continue with the same command and --resume", step));
+    void stopped(long step, String advice) {
+        progress.done(String.format(Locale.ROOT, "stopped at step %d; checkpoint written: %s", step, advice));
     }
 
     void done(long step, double wallSeconds, long skippedSteps) {

@@ -148,7 +148,7 @@ class ResumeAcrossProcessesTest {
         List<int[]> ref = straight();
         int kills = Integer.getInteger("reliability.kills", 4);
         Random rnd = new Random(Long.getLong("reliability.seed", 11));
-        int killedMidRun = 0;
+        int beforeCheckpoint = 0, midRun = 0, finished = 0;
         for (int i = 0; i < kills; i++) {
             Path out = dir.resolve("killed-" + i), log = dir.resolve("killed-" + i + ".txt");
             Process p = start(log, distill(out, 120, false));
@@ -157,13 +157,16 @@ class ResumeAcrossProcessesTest {
             boolean alive = p.isAlive();
             p.destroyForcibly(); // SIGKILL: no hook, no checkpoint on the way out
             assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            if (alive && !Files.exists(out.resolve("generator.pt"))) killedMidRun++;
+            if (!alive) finished++;
+            else if (Files.exists(out.resolve("generator.pt"))) midRun++; // written with every checkpoint
+            else beforeCheckpoint++;
             runToEnd(distill(out, 120, true));
             assertSameBits(ref, bits(out), "run " + i + " killed and resumed (" + Files.readString(log).strip() + ")");
             try (var s = Files.list(out.resolve("checkpoints"))) {
                 assertTrue(s.noneMatch(f -> f.getFileName().toString().endsWith(".tmp")), "a resumed run removes temporary files");
             }
         }
-        System.out.printf("ResumeAcrossProcessesTest: %d kills, all resumed bit-identically%n", kills);
+        System.out.printf("ResumeAcrossProcessesTest: %d kills (%d before the first checkpoint, %d between checkpoints, %d after the"
+                + " run had ended), all resumed bit-identically%n", kills, beforeCheckpoint, midRun, finished);
     }
 }

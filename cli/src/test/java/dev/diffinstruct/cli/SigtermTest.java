@@ -44,20 +44,25 @@ class SigtermTest {
         }
     }
 
+    /** Sends SIGTERM once {@code ready} holds, waits for the process to end and returns what it printed. */
+    private static String sigtermWhen(Process p, Path log, java.util.concurrent.Callable<Boolean> ready) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!ready.call()) {
+            assertTrue(p.isAlive(), "ended early: " + Files.readString(log));
+            assertTrue(System.nanoTime() < deadline, "no progress: " + Files.readString(log));
+            Thread.sleep(50);
+        }
+        p.destroy(); // SIGTERM
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not stop on SIGTERM: " + Files.readString(log));
+        return Files.readString(log);
+    }
+
     @Test
     void sigtermWritesACheckpointThatResumeContinues() throws Exception {
         Path out = dir.resolve("run"), log = dir.resolve("log.txt");
         Process p = start(log, "distill", "--out", out.toString(), "--steps", "1000000", "--log-every", "10",
                 "--ckpt-every", "1000000", "--snapshot-every", "0");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (lastLoggedStep(out.resolve("metrics.jsonl")) < 300) {
-            assertTrue(p.isAlive(), "distill ended early: " + Files.readString(log));
-            assertTrue(System.nanoTime() < deadline, "no progress: " + Files.readString(log));
-            Thread.sleep(100);
-        }
-        p.destroy(); // SIGTERM
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "distill did not stop on SIGTERM");
-        String text = Files.readString(log);
+        String text = sigtermWhen(p, log, () -> lastLoggedStep(out.resolve("metrics.jsonl")) >= 300);
         assertEquals(143, p.exitValue(), "128 + SIGTERM, as a shell reports it: " + text);
         long ckpt = newestCheckpoint(out);
         assertTrue(ckpt >= 300, "a checkpoint at the step reached, got " + ckpt + "\n" + text);
@@ -79,15 +84,8 @@ class SigtermTest {
         Path gen = Path.of(System.getProperty("repo.root", "..")).resolve("assets/fashion-mnist/generator.pt");
         Path out = dir.resolve("s.npy"), log = dir.resolve("sample.txt");
         Process p = start(log, "sample", "--generator", gen.toString(), "--n", "1000000", "--batch", "50", "--out", out.toString());
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!Files.readString(log).contains("generated")) { // inside the batch loop: libtorch busy most of the time
-            assertTrue(p.isAlive(), "sample ended early: " + Files.readString(log));
-            assertTrue(System.nanoTime() < deadline, "no progress: " + Files.readString(log));
-            Thread.sleep(50);
-        }
-        p.destroy(); // SIGTERM
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "sample did not stop on SIGTERM");
-        String text = Files.readString(log);
+        // inside the batch loop: libtorch is busy most of the time
+        String text = sigtermWhen(p, log, () -> Files.readString(log).contains("generated"));
         assertEquals(143, p.exitValue(), text);
         assertTrue(text.contains("stopped by SIGTERM while sampling the generator; nothing was written"), text);
         assertFalse(Files.exists(out), "no partial output");
