@@ -85,30 +85,7 @@ public final class TorchScriptFile {
                 long start = local + 30 + Short.toUnsignedInt(b.getShort((int) local + 26)) + Short.toUnsignedInt(b.getShort((int) local + 28));
                 if (packed > data.length || start + packed > data.length || size > maxExpanded(method, packed, data.length))
                     throw new ZipException("entry " + entry + " declares " + Math.max(packed, size) + " bytes, more than the archive can hold");
-                byte[] plain;
-                if (method == ZipEntry.STORED) {
-                    if (packed != size) throw new ZipException("entry " + entry + ": sizes disagree");
-                    plain = java.util.Arrays.copyOfRange(data, (int) start, (int) (start + size));
-                } else if (method == ZipEntry.DEFLATED) {
-                    java.util.zip.Inflater inf = new java.util.zip.Inflater(true);
-                    try {
-                        inf.setInput(data, (int) start, (int) packed);
-                        plain = new byte[(int) size];
-                        int got = 0;
-                        while (got < plain.length && !inf.finished()) {
-                            int r = inf.inflate(plain, got, plain.length - got);
-                            if (r == 0 && (inf.needsInput() || inf.needsDictionary())) break;
-                            got += r;
-                        }
-                        if (got != size) throw new ZipException("entry " + entry + " is damaged (inflates to " + got + " of " + size + " bytes)");
-                    } catch (java.util.zip.DataFormatException e) {
-                        throw new ZipException("entry " + entry + " is damaged (" + e.getMessage() + ")");
-                    } finally {
-                        inf.end();
-                    }
-                } else {
-                    throw new ZipException("entry " + entry + " uses compression method " + method + ", which TorchScript does not write");
-                }
+                byte[] plain = entryBytes(data, (int) start, (int) packed, (int) size, method, entry);
                 CRC32 c = new CRC32();
                 c.update(plain);
                 if (c.getValue() != crc) throw new ZipException("entry " + entry + " is damaged (CRC mismatch)");
@@ -118,6 +95,33 @@ public final class TorchScriptFile {
             throw new ModelFileException(path, "Module.load", "not a valid TorchScript file: " + e.getMessage(), e);
         }
         records.require(path);
+    }
+
+    /** The plain bytes of one entry of {@code data}: stored, or deflated (TorchScript's code records). */
+    private static byte[] entryBytes(byte[] data, int start, int packed, int size, int method, String entry) throws ZipException {
+        if (method == ZipEntry.STORED) {
+            if (packed != size) throw new ZipException("entry " + entry + ": sizes disagree");
+            return java.util.Arrays.copyOfRange(data, start, start + size);
+        }
+        if (method != ZipEntry.DEFLATED)
+            throw new ZipException("entry " + entry + " uses compression method " + method + ", which TorchScript does not write");
+        java.util.zip.Inflater inf = new java.util.zip.Inflater(true);
+        try {
+            inf.setInput(data, start, packed);
+            byte[] plain = new byte[size];
+            int got = 0;
+            while (got < size && !inf.finished()) {
+                int r = inf.inflate(plain, got, size - got);
+                if (r == 0 && (inf.needsInput() || inf.needsDictionary())) break;
+                got += r;
+            }
+            if (got != size) throw new ZipException("entry " + entry + " is damaged (inflates to " + got + " of " + size + " bytes)");
+            return plain;
+        } catch (java.util.zip.DataFormatException e) {
+            throw new ZipException("entry " + entry + " is damaged (" + e.getMessage() + ")");
+        } finally {
+            inf.end();
+        }
     }
 
     /**

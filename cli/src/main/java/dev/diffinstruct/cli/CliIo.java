@@ -32,15 +32,6 @@ final class CliIo {
     }
 
     /** An .npy path whose folder exists and is writable. */
-    /** --device as given, checked: a bad name is one line naming the option. */
-    static Device device(String name) {
-        try {
-            return Device.parse(name).check();
-        } catch (RuntimeException e) {
-            throw new InvalidInputException("--device " + name + ": " + e.getMessage(), e);
-        }
-    }
-
     static Path outputNpy(Path p, String option) {
         if (!p.getFileName().toString().endsWith(".npy")) throw new InvalidInputException(option + " " + p + ": must end in .npy");
         Path dir = p.toAbsolutePath().getParent();

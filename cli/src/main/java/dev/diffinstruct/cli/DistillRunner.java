@@ -39,7 +39,7 @@ final class DistillRunner {
 
         /** What to run to continue after a stop. */
         default String resumeAdvice(DiffInstruct di) {
-            return "continue with the same command and --resume";
+            return RunReport.RESUME_ADVICE;
         }
 
         /** After a completed run; by default the mode summary of the built-in mixture teacher. */

@@ -5,6 +5,7 @@ import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.trainer.DeviceOption;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.data.ImageDataset;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
@@ -101,7 +102,7 @@ final class EvalCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         CliIo.positive(batch, "--batch");
         CliIo.positive(k, "--k");
-        Device dev = CliIo.device(device);
+        Device dev = DeviceOption.parse(device);
         try (Scope s = Scope.open()) {
             Reference reference = referenceData();
             Tensor ref = reference.images();

@@ -7,6 +7,7 @@ import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
 import dev.diffinstruct.torch.TorchException;
+import dev.diffinstruct.trainer.DeviceOption;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.diffusion.TeacherKind;
 import dev.diffinstruct.trainer.diffusion.TeacherSpec;
@@ -56,7 +57,7 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        Device dev = CliIo.device(device);
+        Device dev = DeviceOption.parse(device);
         try (ScriptModule m = ScriptModule.load(file, dev); Scope scope = Scope.open()) {
             out.println(file + "  (libtorch " + Torch.version() + ", BLAS: " + Torch.blasKind() + ")");
             out.println("methods:");

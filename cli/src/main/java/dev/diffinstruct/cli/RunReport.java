@@ -50,6 +50,9 @@ final class RunReport {
         err.flush();
     }
 
+    /** What a stopped training run tells the user to do next, unless the command knows better. */
+    static final String RESUME_ADVICE = "continue with the same command and --resume";
+
     void stopped(long step, String advice) {
         progress.done(String.format(Locale.ROOT, "stopped at step %d; checkpoint written: %s", step, advice));
     }

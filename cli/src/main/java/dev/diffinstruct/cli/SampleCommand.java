@@ -4,6 +4,7 @@ import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.trainer.DeviceOption;
 import dev.diffinstruct.trainer.InvalidInputException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -63,7 +64,7 @@ final class SampleCommand implements Callable<Integer> {
         CliIo.positive(batch, "--batch");
         if (classes < 0) throw new InvalidInputException("--classes must be >= 0, got " + classes);
         CliIo.outputNpy(out, "--out");
-        Device dev = CliIo.device(device);
+        Device dev = DeviceOption.parse(device);
         long t0 = System.nanoTime();
         try (ScriptModule gen = CliIo.loadModule(generator, "--generator", dev); Scope s = Scope.open()) {
             gen.train(false);

@@ -5,6 +5,7 @@ import dev.diffinstruct.torch.Generator;
 import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.trainer.DeviceOption;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.diffusion.DdpmSchedule;
 import dev.diffinstruct.trainer.diffusion.HeunSampler;
@@ -138,7 +139,7 @@ final class TeacherSampleCommand implements Callable<Integer> {
         CliIo.inputFile(teacher, "--teacher");
         TeacherSpec ts = new TeacherSpec(kind, betaMin, betaMax, timeScale, schedule, ddpmSteps, classes);
         HeunSampler.Options opt = new HeunSampler.Options(new KarrasSchedule(steps, sigmaMin, sigmaMax, rho), sChurn, sTmin, sTmax, sNoise);
-        Device dev = CliIo.device(device);
+        Device dev = DeviceOption.parse(device);
         long t0 = System.nanoTime();
         try (ScriptModule d = Teachers.load(teacher, ts, dev); Scope s = Scope.open(); Generator g = new Generator(seed, dev)) {
             if (shape == null) {

@@ -126,7 +126,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
             Listener listener = new Listener(trainer, new RunReport(new Progress(out, terminal, quiet, trainer.step(), trainer.config().steps), terminal, err));
             TeacherTrainer.Result r = trainer.run(listener, StopRequest.flag());
             if (r.stopped()) {
-                listener.report.stopped(r.step(), "continue with the same command and --resume");
+                listener.report.stopped(r.step(), RunReport.RESUME_ADVICE);
                 return StopRequest.exitCode();
             }
             listener.report.done(r.step(), r.wallSeconds(), r.skippedSteps());

@@ -47,13 +47,6 @@ public final class StopRequest {
         if (REQUESTED.get()) throw new Stopped(signal, progress);
     }
 
-    /** For tests in one JVM: forget an earlier request. */
-    public static void reset() {
-        REQUESTED.set(false);
-        signal = "a stop request";
-        exitCode = 130;
-    }
-
     /** Thrown at a safe point after a stop request; nothing half-written is left (outputs are written atomically at the end). */
     public static final class Stopped extends RuntimeException {
         public Stopped(String signal, String progress) {

@@ -147,6 +147,22 @@ public final class CheckpointStore {
         return Optional.empty();
     }
 
+    /**
+     * Resumes from {@code c} through {@code resume}: a part that passed its CRC but does not parse
+     * (written by something else) becomes one line naming the checkpoint; bad input of the user's
+     * own (e.g. a missing teacher file) and a stop request pass through unchanged.
+     */
+    public static <T> T resumeFrom(Checkpoint c, java.util.function.Function<Checkpoint, T> resume) {
+        try {
+            return resume.apply(c);
+        } catch (InvalidInputException | dev.diffinstruct.trainer.StopRequest.Stopped e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new InvalidInputException(c.file() + " cannot be resumed (damaged?): "
+                    + (e instanceof dev.diffinstruct.torch.TorchException te ? te.summary() : e.toString()), e);
+        }
+    }
+
     public static Checkpoint read(Path f) throws IOException {
         Map<String, byte[]> parts = new LinkedHashMap<>();
         long size = Files.size(f);

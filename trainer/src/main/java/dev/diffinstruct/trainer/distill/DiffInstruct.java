@@ -11,9 +11,9 @@ import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
+import dev.diffinstruct.trainer.DeviceOption;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.RunFolder;
-import dev.diffinstruct.trainer.StopRequest;
 import dev.diffinstruct.trainer.diffusion.SigmaSampler;
 
 import java.nio.charset.StandardCharsets;
@@ -76,7 +76,7 @@ public final class DiffInstruct implements AutoCloseable {
                          long[] latentShape, long[] dataShape, long trainingSeed) {
         this.cfg = cfg;
         this.out = Path.of(cfg.out);
-        this.device = Networks.device(cfg.device);
+        this.device = DeviceOption.parse(cfg.device);
         // The training step calls a frozen copy of a teacher whose forward ignores train/eval mode
         // (its parameters, buffers and attributes become constants); the same on a fresh and a
         // resumed run, so resuming stays exact. teacher() stays the module as given.
@@ -164,14 +164,7 @@ public final class DiffInstruct implements AutoCloseable {
         Path out = RunFolder.prepare(requested.out);
         Optional<CheckpointStore.Checkpoint> found = RunFolder.checkpoints(out).latest(listener::onMessage, PARTS);
         if (found.isEmpty()) return Optional.empty();
-        CheckpointStore.Checkpoint c = found.get();
-        try {
-            return Optional.of(resume(c, requested, adapters, listener));
-        } catch (InvalidInputException | StopRequest.Stopped e) {
-            throw e;
-        } catch (RuntimeException e) { // parts that passed their CRC but do not parse: written by something else
-            throw new InvalidInputException(c.file() + " cannot be resumed (damaged?): " + (e instanceof dev.diffinstruct.torch.TorchException te ? te.summary() : e.toString()), e);
-        }
+        return Optional.of(CheckpointStore.resumeFrom(found.get(), c -> resume(c, requested, adapters, listener)));
     }
 
     private static final String[] PARTS = {"state.json", "config.json", "generator.pt", "generator_ema.pt", "fake.pt",
@@ -202,7 +195,7 @@ public final class DiffInstruct implements AutoCloseable {
         cfg.maxNonfinite = requested.maxNonfinite;
         cfg.out = requested.out;
         cfg.validate();
-        Device device = Networks.device(cfg.device);
+        Device device = DeviceOption.parse(cfg.device);
         JsonObject state = JsonParser.parseString(RunFolder.text(c.part("state.json"))).getAsJsonObject();
         if (state.get("format").getAsInt() != FORMAT) throw new InvalidInputException(c.file() + " has an unknown checkpoint format");
         long[] latent = GSON.fromJson(state.get("latent_shape"), long[].class);

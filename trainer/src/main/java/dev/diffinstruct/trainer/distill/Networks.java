@@ -7,6 +7,7 @@ import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.TorchException;
+import dev.diffinstruct.trainer.DeviceOption;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.diffusion.Teachers;
@@ -41,7 +42,7 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
     /** Builds and checks the networks for {@code cfg}; the teacher file is read through {@code adapter}. */
     public static Networks resolve(DistillConfig cfg, TeacherAdapter adapter) {
         cfg.validate();
-        Device device = device(cfg.device);
+        Device device = DeviceOption.parse(cfg.device);
         int classes = cfg.classes;
         List<AutoCloseable> made = new ArrayList<>();
         try {
@@ -166,14 +167,6 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
         } catch (RuntimeException e) {
             teacher.close();
             throw e;
-        }
-    }
-
-    static Device device(String name) {
-        try {
-            return Device.parse(name).check();
-        } catch (RuntimeException e) {
-            throw new InvalidInputException("--device " + name + ": " + e.getMessage(), e);
         }
     }
 

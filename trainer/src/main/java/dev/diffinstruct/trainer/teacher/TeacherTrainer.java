@@ -13,6 +13,7 @@ import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
 import dev.diffinstruct.torch.TorchException;
+import dev.diffinstruct.trainer.DeviceOption;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.RunFolder;
 import dev.diffinstruct.trainer.data.BatchSampler;
@@ -159,7 +160,7 @@ public final class TeacherTrainer implements AutoCloseable {
         TeacherConfig cfg = config.copy().validate();
         Path out = RunFolder.prepare(cfg.out);
         RunFolder.requireNoRun(out, cfg.out);
-        Device device = device(cfg.device);
+        Device device = DeviceOption.parse(cfg.device);
         cfg.device = device.toString(); // config.json and the checkpoints name the concrete device (RNG states are per device)
         ScriptModule model = loadModel(cfg.model, device), ema = null; // first: it is quick to read, the data may not be
         ImageDataset data;
@@ -196,15 +197,7 @@ public final class TeacherTrainer implements AutoCloseable {
         Optional<CheckpointStore.Checkpoint> found = RunFolder.checkpoints(out).latest(listener::onMessage,
                 "config.json", "state.json", "model.pt", "model_ema.pt", "adam.bin", "rng.bin", "data_rng.bin", "batches.bin", "torch_rng.bin");
         if (found.isEmpty()) return Optional.empty();
-        CheckpointStore.Checkpoint c = found.get();
-        try {
-            return Optional.of(resume(c, requested, listener));
-        } catch (InvalidInputException | dev.diffinstruct.trainer.StopRequest.Stopped e) {
-            throw e;
-        } catch (RuntimeException e) { // parts that passed their CRC but do not parse: written by something else
-            throw new InvalidInputException(c.file() + " cannot be resumed (damaged?): "
-                    + (e instanceof dev.diffinstruct.torch.TorchException te ? te.summary() : e.toString()), e);
-        }
+        return Optional.of(CheckpointStore.resumeFrom(found.get(), c -> resume(c, requested, listener)));
     }
 
     private static TeacherTrainer resume(CheckpointStore.Checkpoint c, TeacherConfig requested, Listener listener) {
@@ -220,7 +213,7 @@ public final class TeacherTrainer implements AutoCloseable {
         cfg.validate();
         JsonObject state = JsonParser.parseString(RunFolder.text(c.part("state.json"))).getAsJsonObject();
         if (state.get("format").getAsInt() != FORMAT) throw new InvalidInputException(c.file() + " has an unknown checkpoint format");
-        Device device = device(cfg.device);
+        Device device = DeviceOption.parse(cfg.device);
         ImageDataset data = loadData(cfg, device);
         ScriptModule model = null, ema = null;
         try {
@@ -341,14 +334,6 @@ public final class TeacherTrainer implements AutoCloseable {
 
     private static Tensor oneHot(Tensor labels, int classes) {
         return labels.oneHot(classes).to(DType.FLOAT32);
-    }
-
-    static Device device(String name) {
-        try {
-            return Device.parse(name).check();
-        } catch (RuntimeException e) {
-            throw new InvalidInputException("--device " + name + ": " + e.getMessage(), e);
-        }
     }
 
     // ---- the loop --------------------------------------------------------------------------------

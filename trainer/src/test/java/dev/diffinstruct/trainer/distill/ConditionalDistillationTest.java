@@ -175,12 +175,7 @@ class ConditionalDistillationTest {
         request.classes = 0;
         request.generator = null;
         List<String> messages = new ArrayList<>();
-        TrainingListener l = new TrainingListener() {
-            @Override
-            public void onMessage(String line) {
-                messages.add(line);
-            }
-        };
+        TrainingListener l = ResumeTest.collecting(messages);
         try (DiffInstruct di = DiffInstruct.open(request, true, TeacherAdapter::forKind, l)) {
             assertEquals(30, di.step(), messages.toString());
             assertEquals(CLASSES, di.config().classes);

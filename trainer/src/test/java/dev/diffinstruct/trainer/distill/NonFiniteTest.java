@@ -52,12 +52,7 @@ class NonFiniteTest {
 
     private static List<String> messages(DistillConfig c, boolean expectStop) {
         List<String> messages = new ArrayList<>();
-        TrainingListener l = new TrainingListener() {
-            @Override
-            public void onMessage(String line) {
-                messages.add(line);
-            }
-        };
+        TrainingListener l = ResumeTest.collecting(messages);
         try (DiffInstruct di = DiffInstruct.open(c, false, TeacherAdapter::forKind, l)) {
             if (expectStop) {
                 DiffInstruct.NonFiniteException e = assertThrows(DiffInstruct.NonFiniteException.class, () -> di.run(l, new AtomicBoolean()));

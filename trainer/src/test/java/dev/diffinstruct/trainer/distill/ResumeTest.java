@@ -45,6 +45,16 @@ class ResumeTest {
         return c;
     }
 
+    /** A listener that keeps the run's messages in {@code into}. */
+    static TrainingListener collecting(List<String> into) {
+        return new TrainingListener() {
+            @Override
+            public void onMessage(String line) {
+                into.add(line);
+            }
+        };
+    }
+
     /** Generator, EMA and fake-score outputs on fixed inputs, as raw floats. */
     static float[][] fingerprint(DiffInstruct di) {
         try (Scope s = Scope.open(); Generator g = new Generator(99)) {
@@ -70,12 +80,7 @@ class ResumeTest {
 
     static float[][] resumeToEnd(Path out, long expectFrom) {
         List<String> messages = new ArrayList<>();
-        TrainingListener l = new TrainingListener() {
-            @Override
-            public void onMessage(String line) {
-                messages.add(line);
-            }
-        };
+        TrainingListener l = collecting(messages);
         try (DiffInstruct di = DiffInstruct.open(small(out), true, TeacherAdapter::forKind, l)) {
             assertEquals(expectFrom, di.step(), messages.toString());
             DiffInstruct.Result r = di.run(l, new AtomicBoolean());
@@ -197,12 +202,7 @@ class ResumeTest {
             assertTrue(di.run(TrainingListener.NONE, new AtomicBoolean()).complete());
         }
         List<String> messages = new ArrayList<>();
-        TrainingListener l = new TrainingListener() {
-            @Override
-            public void onMessage(String line) {
-                messages.add(line);
-            }
-        };
+        TrainingListener l = collecting(messages);
         DistillConfig lower = small(out);
         lower.steps = 100;
         lower.lrG = 1e-4;
