@@ -8,7 +8,7 @@
  *  - No C++ exception crosses this boundary. A function that returns a handle returns NULL on
  *    failure; a function that returns int returns 0 on success and -1 on failure. The message of
  *    the last failure on the calling thread is read with dt_last_error().
- *  - Strings returned by the API are malloc'd and released with dt_string_free.
+ *  - Strings and byte buffers returned by the API are malloc'd and released with dt_buffer_free.
  *  - dtype codes follow c10::ScalarType (see DT_* below); devices are strings ("cpu", "cuda:0").
  */
 #ifndef DISHIM_H
@@ -101,11 +101,12 @@ typedef dt_generator_s *dt_generator;
 #define DT_ARG_BOOL 3
 #define DT_ARG_NONE 4
 
-/* ---- errors, strings, runtime ---------------------------------------------------------- */
+/* ---- errors, buffers, runtime ---------------------------------------------------------- */
 /* Message of the last failure on this thread ("" if none). Valid until the next failing call. */
 const char *dt_last_error(void);
 void dt_clear_error(void);
-void dt_string_free(char *s);
+/* Releases a string or byte buffer that the API malloc'd (NULL is ignored). */
+void dt_buffer_free(char *buf);
 
 /* libtorch version, e.g. "1.13.1" (static string) */
 const char *dt_torch_version(void);
@@ -161,7 +162,6 @@ dt_tensor dt_zeros_like(dt_tensor t);
 dt_tensor dt_randn_like(dt_tensor t, dt_generator g);
 
 /* ---- tensor metadata and host copies --------------------------------------------------- */
-int dt_tensor_ndim(dt_tensor t);
 /* Writes at most `cap` sizes; returns the number of dimensions or -1. */
 int dt_tensor_shape(dt_tensor t, int64_t *out, int cap);
 int64_t dt_tensor_numel(dt_tensor t);
@@ -251,7 +251,7 @@ dt_module dt_module_load(const char *path, const char *device);
 dt_module dt_module_load_bytes(const void *data, int64_t nbytes, const char *device);
 /* Writes the module to `path` (callers write to a temporary name and rename). */
 int dt_module_save(dt_module m, const char *path);
-/* Serialises to a malloc'd buffer: *out_data (free with dt_string_free) of *out_len bytes. */
+/* Serialises to a malloc'd buffer: *out_data (free with dt_buffer_free) of *out_len bytes. */
 int dt_module_save_bytes(dt_module m, char **out_data, int64_t *out_len);
 /* A new, empty module of the given class name, to fill with register_* and define. */
 dt_module dt_module_new(const char *class_name);
@@ -305,7 +305,7 @@ int dt_module_grad_norm_(dt_module m, double max_norm, double *total_norm);
 
 /* ---- tensor files ---------------------------------------------------------------------- */
 /* A list of tensors in torch.save's format (torch.load reads it in Python); free with
- * dt_string_free. */
+ * dt_buffer_free. */
 int dt_tensors_pickle(const dt_tensor *ts, int n, char **out_data, int64_t *out_len);
 /* Reads such a list: writes at most cap handles, returns the count (cap 0 sizes it). */
 int dt_tensors_unpickle(const void *data, int64_t nbytes, dt_tensor *out, int cap);
@@ -318,7 +318,7 @@ int dt_adam_step(dt_adam o);
 int dt_adam_zero_grad(dt_adam o);
 int dt_adam_set_lr(dt_adam o, double lr);
 int dt_adam_get_lr(dt_adam o, double *out);
-/* Optimiser state (moments, step counts) as bytes (free with dt_string_free), and its restore. */
+/* Optimiser state (moments, step counts) as bytes (free with dt_buffer_free), and its restore. */
 int dt_adam_save_state(dt_adam o, char **out_data, int64_t *out_len);
 int dt_adam_load_state(dt_adam o, const void *data, int64_t nbytes);
 

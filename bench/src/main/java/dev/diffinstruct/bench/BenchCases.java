@@ -2,10 +2,9 @@ package dev.diffinstruct.bench;
 
 import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Torch;
-import dev.diffinstruct.trainer.distill.DiffInstruct;
 import dev.diffinstruct.trainer.distill.DistillConfig;
+import dev.diffinstruct.trainer.distill.DistillRun;
 import dev.diffinstruct.trainer.distill.Networks;
-import dev.diffinstruct.trainer.distill.TeacherAdapter;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -61,14 +60,14 @@ public final class BenchCases {
     }
 
     /** A fresh trainer for case {@code name}, writing (nothing, unless asked) to a temporary folder. */
-    public static DiffInstruct trainer(String name) {
+    public static DistillRun trainer(String name) {
         DistillConfig cfg = config(name);
         try {
             cfg.out = Files.createTempDirectory("bench-" + name).toString();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return DiffInstruct.start(cfg, Networks.resolve(cfg, TeacherAdapter.EDM));
+        return DistillRun.start(cfg, Networks.resolve(cfg));
     }
 
     static void applyThreads(int threads) {

@@ -1,7 +1,7 @@
 package dev.diffinstruct.bench;
 
 import dev.diffinstruct.torch.Torch;
-import dev.diffinstruct.trainer.distill.DiffInstruct;
+import dev.diffinstruct.trainer.distill.DistillRun;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,7 +21,7 @@ public final class MemoryMain {
         long steps = args.length > 1 ? Long.parseLong(args[1]) : 10_000;
         long warmup = args.length > 2 ? Long.parseLong(args[2]) : 3_000;
         long every = args.length > 3 ? Long.parseLong(args[3]) : 1_000;
-        try (DiffInstruct di = BenchCases.trainer(name)) {
+        try (DistillRun di = BenchCases.trainer(name)) {
             long rssWarm = -1;
             long t0 = System.nanoTime();
             for (long s = 1; s <= steps; s++) {

@@ -2,7 +2,6 @@ package dev.diffinstruct.bench;
 
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import dev.diffinstruct.trainer.distill.Networks;
-import dev.diffinstruct.trainer.distill.TeacherAdapter;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,7 +19,7 @@ public final class PrepareModels {
             Path dir = BenchCases.root().resolve(name);
             Files.createDirectories(dir);
             DistillConfig cfg = BenchCases.initialConfig(name, dir);
-            try (Networks nets = Networks.resolve(cfg, TeacherAdapter.EDM)) {
+            try (Networks nets = Networks.resolve(cfg)) {
                 if (!dir.resolve("teacher.pt").toFile().exists()) nets.teacher().save(dir.resolve("teacher.pt"));
                 nets.generator().save(dir.resolve("generator.pt"));
                 nets.fake().save(dir.resolve("fake.pt"));

@@ -1,7 +1,7 @@
 package dev.diffinstruct.bench;
 
 import dev.diffinstruct.torch.Torch;
-import dev.diffinstruct.trainer.distill.DiffInstruct;
+import dev.diffinstruct.trainer.distill.DistillRun;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -21,7 +21,7 @@ public final class StepTimer {
         boolean flush = !(args.length > 4 && args[4].equals("noflush"));
         Torch.setFlushDenormal(flush);
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
-        try (DiffInstruct di = BenchCases.trainer(name)) {
+        try (DistillRun di = BenchCases.trainer(name)) {
             for (int i = 0; i < warmup; i++) di.benchmarkStep();
             long c0 = mx.getCurrentThreadCpuTime(), t0 = System.nanoTime();
             for (int i = 0; i < steps; i++) di.benchmarkStep();

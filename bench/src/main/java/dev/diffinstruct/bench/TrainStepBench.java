@@ -1,6 +1,6 @@
 package dev.diffinstruct.bench;
 
-import dev.diffinstruct.trainer.distill.DiffInstruct;
+import dev.diffinstruct.trainer.distill.DistillRun;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -17,7 +17,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One full Diff-Instruct iteration, the real {@link DiffInstruct#benchmarkStep} (fake-score update(s)
+ * One full Diff-Instruct iteration, the real {@link DistillRun#benchmarkStep} (fake-score update(s)
  * + generator update + EMA), on the networks bench/compare.sh prepared (PrepareModels). Its
  * PyTorch twin is bench/train_step.py, which reads the same files and config.json.
  */
@@ -35,7 +35,7 @@ public class TrainStepBench {
     @Param({"0"})
     public int threads;
 
-    DiffInstruct di;
+    DistillRun di;
 
     @Setup(Level.Trial)
     public void setup() {

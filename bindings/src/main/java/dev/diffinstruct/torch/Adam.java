@@ -50,9 +50,7 @@ public final class Adam implements AutoCloseable {
     public Adam(List<? extends Tensor> params, Options o) {
         this.size = params.size();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment seg = a.allocate(ValueLayout.ADDRESS, Math.max(1, params.size()));
-            for (int i = 0; i < params.size(); i++) seg.setAtIndex(ValueLayout.ADDRESS, i, params.get(i).h());
-            h = Native.handle(Dishim.dt_adam_new(seg, params.size(), o.lr(), o.beta1(), o.beta2(), o.eps(),
+            h = Native.handle(Dishim.dt_adam_new(Native.handles(a, params), params.size(), o.lr(), o.beta1(), o.beta2(), o.eps(),
                     o.weightDecay(), o.amsgrad() ? 1 : 0), "Adam");
         }
     }

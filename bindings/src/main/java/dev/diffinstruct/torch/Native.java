@@ -13,6 +13,7 @@ import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -138,7 +139,7 @@ final class Native {
         try {
             return p.reinterpret(Long.MAX_VALUE).getString(0);
         } finally {
-            Dishim.dt_string_free(p);
+            Dishim.dt_buffer_free(p);
         }
     }
 
@@ -147,8 +148,18 @@ final class Native {
         try {
             return dataPtr.reinterpret(len).toArray(ValueLayout.JAVA_BYTE);
         } finally {
-            Dishim.dt_string_free(dataPtr);
+            Dishim.dt_buffer_free(dataPtr);
         }
+    }
+
+    /**
+     * The handles of {@code ts} as a native array, for the calls that take a list of tensors; at
+     * least one slot, so that an empty list still passes a valid pointer.
+     */
+    static MemorySegment handles(Arena a, List<? extends Tensor> ts) {
+        MemorySegment seg = a.allocate(ValueLayout.ADDRESS, Math.max(1, ts.size()));
+        for (int i = 0; i < ts.size(); i++) seg.setAtIndex(ValueLayout.ADDRESS, i, ts.get(i).h());
+        return seg;
     }
 
     // ---- constant C strings --------------------------------------------------------------------

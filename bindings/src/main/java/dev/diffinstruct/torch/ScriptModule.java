@@ -197,11 +197,12 @@ public final class ScriptModule implements AutoCloseable {
     }
 
     /**
-     * The L2 norm of the parameters' gradients (those that have one), as
-     * torch.nn.utils.clip_grad_norm_ computes it; when {@code maxNorm} is finite the gradients are
-     * also rescaled to at most that norm, an infinite one only measures. One native call.
+     * torch.nn.utils.clip_grad_norm_ over the parameters that have a gradient, in one native call:
+     * returns their joint L2 norm before clipping and, when {@code maxNorm} is finite, rescales the
+     * gradients in place to at most that norm (an infinite one only measures). The module form of
+     * {@link Tensor#clipGradNorm}.
      */
-    public double gradNorm(double maxNorm) {
+    public double clipGradNorm(double maxNorm) {
         MemorySegment out = Native.scratch().doubles;
         Native.check(Dishim.dt_module_grad_norm_(h(), maxNorm, out), "clip_grad_norm_");
         return out.get(ValueLayout.JAVA_DOUBLE, 0);

@@ -2,7 +2,6 @@ package dev.diffinstruct.torch;
 
 import dev.diffinstruct.torch.ffi.Dishim;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -12,7 +11,9 @@ import java.util.List;
 /**
  * A libtorch tensor. Each instance owns one native handle: it is freed by {@link #close()} or by
  * the {@link Scope} that was open when it was made. Every operation is one call into libtorch and
- * returns a new tensor (in-place operations end in {@code InPlace} and return this).
+ * returns a new tensor (in-place operations end in {@code InPlace} and return this). Groups whose
+ * native side takes more than one call live in {@link TensorFactory}, {@link HostCopies} and
+ * {@link Autograd}; this class keeps their public entry points.
  */
 public class Tensor implements AutoCloseable {
     static {
@@ -57,125 +58,58 @@ public class Tensor implements AutoCloseable {
         if (p != null) Dishim.dt_tensor_free(p);
     }
 
-    // ---- creation ------------------------------------------------------------------------------
+    // ---- creation (defaults: float32 on the CPU, or on the generator's device) -------------------
 
-    public static Tensor of(float[] data, long... shape) {
-        try (Arena a = Arena.ofConfined()) {
-            return fromData(a.allocateFrom(ValueLayout.JAVA_FLOAT, data), DType.FLOAT32, shape, Device.CPU);
-        }
-    }
-
-    public static Tensor of(double[] data, long... shape) {
-        try (Arena a = Arena.ofConfined()) {
-            return fromData(a.allocateFrom(ValueLayout.JAVA_DOUBLE, data), DType.FLOAT64, shape, Device.CPU);
-        }
-    }
-
-    public static Tensor of(long[] data, long... shape) {
-        try (Arena a = Arena.ofConfined()) {
-            return fromData(a.allocateFrom(ValueLayout.JAVA_LONG, data), DType.INT64, shape, Device.CPU);
-        }
-    }
-
-    public static Tensor of(int[] data, long... shape) {
-        try (Arena a = Arena.ofConfined()) {
-            return fromData(a.allocateFrom(ValueLayout.JAVA_INT, data), DType.INT32, shape, Device.CPU);
-        }
-    }
-
-    public static Tensor of(byte[] data, long... shape) {
-        try (Arena a = Arena.ofConfined()) {
-            return fromData(a.allocateFrom(ValueLayout.JAVA_BYTE, data), DType.UINT8, shape, Device.CPU);
-        }
-    }
-
+    public static Tensor of(float[] data, long... shape) { return TensorFactory.of(data, shape); }
+    public static Tensor of(double[] data, long... shape) { return TensorFactory.of(data, shape); }
+    public static Tensor of(long[] data, long... shape) { return TensorFactory.of(data, shape); }
+    public static Tensor of(int[] data, long... shape) { return TensorFactory.of(data, shape); }
+    public static Tensor of(byte[] data, long... shape) { return TensorFactory.of(data, shape); }
     /** A 1-D float32 tensor. */
-    public static Tensor of(float... data) {
-        return of(data, data.length);
-    }
+    public static Tensor of(float... data) { return of(data, data.length); }
 
     /** Copies host memory holding elements of {@code dtype} into a new tensor on {@code device}. */
     public static Tensor fromData(MemorySegment data, DType dtype, long[] shape, Device device) {
-        Native.Scratch s = Native.scratch();
-        return wrap(Dishim.dt_tensor_from_data(data, data.byteSize(), dtype.code, s.shape(shape), shape.length,
-                Native.cString(device)), "tensor from data " + Arrays.toString(shape));
+        return TensorFactory.fromData(data, dtype, shape, device);
     }
 
-    public static Tensor scalar(double v) {
-        return scalar(v, DType.FLOAT32, Device.CPU);
-    }
-
-    public static Tensor scalar(double v, DType dtype, Device device) {
-        return wrap(Dishim.dt_scalar_tensor(v, dtype.code, Native.cString(device)), "scalar_tensor");
-    }
-
-    public static Tensor zeros(long... shape) {
-        return zeros(DType.FLOAT32, Device.CPU, shape);
-    }
-
-    public static Tensor zeros(DType dtype, Device device, long... shape) {
-        return wrap(Dishim.dt_zeros(Native.scratch().shape(shape), shape.length, dtype.code, Native.cString(device)), "zeros");
-    }
-
-    public static Tensor ones(long... shape) {
-        return ones(DType.FLOAT32, Device.CPU, shape);
-    }
-
-    public static Tensor ones(DType dtype, Device device, long... shape) {
-        return wrap(Dishim.dt_ones(Native.scratch().shape(shape), shape.length, dtype.code, Native.cString(device)), "ones");
-    }
-
-    public static Tensor full(double value, long... shape) {
-        return full(value, DType.FLOAT32, Device.CPU, shape);
-    }
-
+    public static Tensor scalar(double v) { return scalar(v, DType.FLOAT32, Device.CPU); }
+    public static Tensor scalar(double v, DType dtype, Device device) { return TensorFactory.scalar(v, dtype, device); }
+    public static Tensor zeros(long... shape) { return zeros(DType.FLOAT32, Device.CPU, shape); }
+    public static Tensor zeros(DType dtype, Device device, long... shape) { return TensorFactory.zeros(dtype, device, shape); }
+    public static Tensor ones(long... shape) { return ones(DType.FLOAT32, Device.CPU, shape); }
+    public static Tensor ones(DType dtype, Device device, long... shape) { return TensorFactory.ones(dtype, device, shape); }
+    public static Tensor full(double value, long... shape) { return full(value, DType.FLOAT32, Device.CPU, shape); }
     public static Tensor full(double value, DType dtype, Device device, long... shape) {
-        return wrap(Dishim.dt_full(Native.scratch().shape(shape), shape.length, value, dtype.code, Native.cString(device)), "full");
+        return TensorFactory.full(value, dtype, device, shape);
     }
 
     /** Standard normal float32 samples from {@code g} (null: libtorch's default generator). */
-    public static Tensor randn(Generator g, long... shape) {
-        return randn(g, DType.FLOAT32, g == null ? Device.CPU : g.device(), shape);
-    }
-
+    public static Tensor randn(Generator g, long... shape) { return randn(g, DType.FLOAT32, TensorFactory.deviceOf(g), shape); }
     public static Tensor randn(Generator g, DType dtype, Device device, long... shape) {
-        return wrap(Dishim.dt_randn(Native.scratch().shape(shape), shape.length, dtype.code, Native.cString(device),
-                Generator.h(g)), "randn");
+        return TensorFactory.randn(g, dtype, device, shape);
     }
 
     /** Uniform [0, 1) float32 samples from {@code g} (null: libtorch's default generator). */
-    public static Tensor rand(Generator g, long... shape) {
-        return rand(g, DType.FLOAT32, g == null ? Device.CPU : g.device(), shape);
-    }
-
+    public static Tensor rand(Generator g, long... shape) { return rand(g, DType.FLOAT32, TensorFactory.deviceOf(g), shape); }
     public static Tensor rand(Generator g, DType dtype, Device device, long... shape) {
-        return wrap(Dishim.dt_rand(Native.scratch().shape(shape), shape.length, dtype.code, Native.cString(device),
-                Generator.h(g)), "rand");
+        return TensorFactory.rand(g, dtype, device, shape);
     }
 
     /** Uniform int64 samples in [low, high). */
-    public static Tensor randint(Generator g, long low, long high, long... shape) {
-        Device d = g == null ? Device.CPU : g.device();
-        return wrap(Dishim.dt_randint(low, high, Native.scratch().shape(shape), shape.length, Native.cString(d),
-                Generator.h(g)), "randint");
-    }
+    public static Tensor randint(Generator g, long low, long high, long... shape) { return TensorFactory.randint(g, low, high, shape); }
 
     public static Tensor arange(double start, double end, double step, DType dtype, Device device) {
-        return wrap(Dishim.dt_arange(start, end, step, dtype.code, Native.cString(device)), "arange");
+        return TensorFactory.arange(start, end, step, dtype, device);
     }
 
     public static Tensor linspace(double start, double end, long steps, DType dtype, Device device) {
-        return wrap(Dishim.dt_linspace(start, end, steps, dtype.code, Native.cString(device)), "linspace");
+        return TensorFactory.linspace(start, end, steps, dtype, device);
     }
 
-    public Tensor zerosLike() {
-        return wrap(Dishim.dt_zeros_like(h()), "zeros_like");
-    }
-
+    public Tensor zerosLike() { return wrap(Dishim.dt_zeros_like(h()), "zeros_like"); }
     /** Standard normal samples of this tensor's shape, dtype and device. */
-    public Tensor randnLike(Generator g) {
-        return wrap(Dishim.dt_randn_like(h(), Generator.h(g)), "randn_like");
-    }
+    public Tensor randnLike(Generator g) { return wrap(Dishim.dt_randn_like(h(), Generator.h(g)), "randn_like"); }
 
     // ---- metadata ------------------------------------------------------------------------------
 
@@ -195,98 +129,29 @@ public class Tensor implements AutoCloseable {
         return s[dim < 0 ? dim + s.length : dim];
     }
 
-    public int dim() {
-        return shape().length;
-    }
+    public int dim() { return shape().length; }
+    public long numel() { return Native.check(Dishim.dt_tensor_numel(h()), "numel"); }
+    public DType dtype() { return DType.ofCode(Native.check(Dishim.dt_tensor_dtype(h()), "dtype")); }
+    public Device device() { return Device.parse(Native.takeString(Dishim.dt_tensor_device(h()), "device")); }
+    public boolean requiresGrad() { return Native.check(Dishim.dt_tensor_requires_grad(h()), "requires_grad") == 1; }
+    public boolean isLeaf() { return Native.check(Dishim.dt_tensor_is_leaf(h()), "is_leaf") == 1; }
 
-    public long numel() {
-        return Native.check(Dishim.dt_tensor_numel(h()), "numel");
-    }
-
-    public DType dtype() {
-        return DType.ofCode(Native.check(Dishim.dt_tensor_dtype(h()), "dtype"));
-    }
-
-    public Device device() {
-        return Device.parse(Native.takeString(Dishim.dt_tensor_device(h()), "device"));
-    }
-
-    public boolean requiresGrad() {
-        return Native.check(Dishim.dt_tensor_requires_grad(h()), "requires_grad") == 1;
-    }
-
-    public boolean isLeaf() {
-        return Native.check(Dishim.dt_tensor_is_leaf(h()), "is_leaf") == 1;
-    }
-
-    // ---- host copies ---------------------------------------------------------------------------
-
-    private MemorySegment copyOut(Arena a, DType dt) {
-        long n = numel();
-        MemorySegment dst = a.allocate(n * dt.bytes, 8);
-        Native.check(Dishim.dt_tensor_copy_to(h(), dst, dst.byteSize(), dt.code), "copy to host");
-        return dst;
-    }
+    // ---- host copies (implemented in HostCopies) ------------------------------------------------
 
     /** All elements in C order, converted to float. */
-    public float[] toFloatArray() {
-        try (Arena a = Arena.ofConfined()) {
-            return copyOut(a, DType.FLOAT32).toArray(ValueLayout.JAVA_FLOAT);
-        }
-    }
-
-    public double[] toDoubleArray() {
-        try (Arena a = Arena.ofConfined()) {
-            return copyOut(a, DType.FLOAT64).toArray(ValueLayout.JAVA_DOUBLE);
-        }
-    }
-
-    public long[] toLongArray() {
-        try (Arena a = Arena.ofConfined()) {
-            return copyOut(a, DType.INT64).toArray(ValueLayout.JAVA_LONG);
-        }
-    }
-
-    public int[] toIntArray() {
-        try (Arena a = Arena.ofConfined()) {
-            return copyOut(a, DType.INT32).toArray(ValueLayout.JAVA_INT);
-        }
-    }
-
-    public byte[] toByteArray() {
-        try (Arena a = Arena.ofConfined()) {
-            return copyOut(a, DType.UINT8).toArray(ValueLayout.JAVA_BYTE);
-        }
-    }
-
+    public float[] toFloatArray() { return HostCopies.toFloatArray(this); }
+    public double[] toDoubleArray() { return HostCopies.toDoubleArray(this); }
+    public long[] toLongArray() { return HostCopies.toLongArray(this); }
+    public int[] toIntArray() { return HostCopies.toIntArray(this); }
+    public byte[] toByteArray() { return HostCopies.toByteArray(this); }
     /** Copies all elements, converted to {@code dtype}, into host memory of exactly the right size. */
-    public void copyTo(MemorySegment dst, DType dtype) {
-        Native.check(Dishim.dt_tensor_copy_to(h(), dst, dst.byteSize(), dtype.code), "copy to host");
-    }
-
+    public void copyTo(MemorySegment dst, DType dtype) { HostCopies.copyTo(this, dst, dtype); }
     /** The value of a one-element tensor (synchronises with the device). */
-    public double item() {
-        MemorySegment out = Native.scratch().doubles;
-        Native.check(Dishim.dt_tensor_item(h(), out), "item");
-        return out.get(ValueLayout.JAVA_DOUBLE, 0);
-    }
-
-    public boolean allFinite() {
-        MemorySegment out = Native.scratch().ints;
-        Native.check(Dishim.dt_all_finite(h(), out), "isfinite");
-        return out.get(ValueLayout.JAVA_INT, 0) == 1;
-    }
-
-    public boolean allClose(Tensor other, double rtol, double atol) {
-        MemorySegment out = Native.scratch().ints;
-        Native.check(Dishim.dt_allclose(h(), other.h(), rtol, atol, out), "allclose");
-        return out.get(ValueLayout.JAVA_INT, 0) == 1;
-    }
-
+    public double item() { return HostCopies.item(this); }
+    public boolean allFinite() { return HostCopies.allFinite(this); }
+    public boolean allClose(Tensor other, double rtol, double atol) { return HostCopies.allClose(this, other, rtol, atol); }
     /** The tensor's values as PyTorch prints them. */
-    public String format() {
-        return Native.takeString(Dishim.dt_tensor_to_string(h()), "format");
-    }
+    public String format() { return HostCopies.format(this); }
 
     @Override
     public String toString() {
@@ -296,17 +161,9 @@ public class Tensor implements AutoCloseable {
 
     // ---- element-wise --------------------------------------------------------------------------
 
-    private Tensor unary(int op, String name) {
-        return wrap(Dishim.dt_unary(op, h()), name);
-    }
-
-    private Tensor binary(int op, Tensor b, String name) {
-        return wrap(Dishim.dt_binary(op, h(), b.h()), name);
-    }
-
-    private Tensor binary(int op, double s, String name) {
-        return wrap(Dishim.dt_binary_scalar(op, h(), s), name);
-    }
+    private Tensor unary(int op, String name) { return wrap(Dishim.dt_unary(op, h()), name); }
+    private Tensor binary(int op, Tensor b, String name) { return wrap(Dishim.dt_binary(op, h(), b.h()), name); }
+    private Tensor binary(int op, double s, String name) { return wrap(Dishim.dt_binary_scalar(op, h(), s), name); }
 
     public Tensor neg() { return unary(Dishim.DT_OP_NEG(), "neg"); }
     public Tensor exp() { return unary(Dishim.DT_OP_EXP(), "exp"); }
@@ -360,21 +217,12 @@ public class Tensor implements AutoCloseable {
     public Tensor ge(double s) { return binary(Dishim.DT_OP_GE(), s, "ge"); }
 
     /** Clamps into [lo, hi]; a NaN bound leaves that side open. */
-    public Tensor clamp(double lo, double hi) {
-        return wrap(Dishim.dt_clamp(h(), lo, hi), "clamp");
-    }
-
-    public static Tensor where(Tensor cond, Tensor a, Tensor b) {
-        return wrap(Dishim.dt_where(cond.h(), a.h(), b.h()), "where");
-    }
-
+    public Tensor clamp(double lo, double hi) { return wrap(Dishim.dt_clamp(h(), lo, hi), "clamp"); }
+    public static Tensor where(Tensor cond, Tensor a, Tensor b) { return wrap(Dishim.dt_where(cond.h(), a.h(), b.h()), "where"); }
     public Tensor nanToNum(double nan, double posinf, double neginf) {
         return wrap(Dishim.dt_nan_to_num(h(), nan, posinf, neginf), "nan_to_num");
     }
-
-    public Tensor matmul(Tensor b) {
-        return wrap(Dishim.dt_matmul(h(), b.h()), "matmul");
-    }
+    public Tensor matmul(Tensor b) { return wrap(Dishim.dt_matmul(h(), b.h()), "matmul"); }
 
     // ---- in place ------------------------------------------------------------------------------
 
@@ -403,18 +251,13 @@ public class Tensor implements AutoCloseable {
     }
 
     /** Copies src's values into this tensor (broadcasting, converting dtype/device). */
-    public Tensor copyFrom(Tensor src) {
+    public Tensor copyFromInPlace(Tensor src) {
         Native.check(Dishim.dt_copy_(h(), src.h()), "copy_");
         return this;
     }
 
-    public Tensor fill(double v) {
+    public Tensor fillInPlace(double v) {
         Native.check(Dishim.dt_fill_(h(), v), "fill_");
-        return this;
-    }
-
-    public Tensor zero() {
-        Native.check(Dishim.dt_zero_(h()), "zero_");
         return this;
     }
 
@@ -454,82 +297,31 @@ public class Tensor implements AutoCloseable {
     public Tensor reshape(long... shape) {
         return wrap(Dishim.dt_reshape(h(), Native.scratch().shape(shape), shape.length), "reshape " + Arrays.toString(shape));
     }
-
-    public Tensor permute(long... dims) {
-        return wrap(Dishim.dt_permute(h(), Native.scratch().shape(dims), dims.length), "permute");
-    }
-
-    public Tensor transpose(long d0, long d1) {
-        return wrap(Dishim.dt_transpose(h(), d0, d1), "transpose");
-    }
-
-    public Tensor expand(long... shape) {
-        return wrap(Dishim.dt_expand(h(), Native.scratch().shape(shape), shape.length), "expand");
-    }
-
+    public Tensor permute(long... dims) { return wrap(Dishim.dt_permute(h(), Native.scratch().shape(dims), dims.length), "permute"); }
+    public Tensor transpose(long d0, long d1) { return wrap(Dishim.dt_transpose(h(), d0, d1), "transpose"); }
+    public Tensor expand(long... shape) { return wrap(Dishim.dt_expand(h(), Native.scratch().shape(shape), shape.length), "expand"); }
     public Tensor unsqueeze(long dim) { return wrap(Dishim.dt_unsqueeze(h(), dim), "unsqueeze"); }
     public Tensor squeeze(long dim) { return wrap(Dishim.dt_squeeze(h(), dim), "squeeze"); }
     public Tensor flatten(long start, long end) { return wrap(Dishim.dt_flatten(h(), start, end), "flatten"); }
 
-    private static MemorySegment handles(Arena a, List<Tensor> ts) {
-        MemorySegment seg = a.allocate(ValueLayout.ADDRESS, Math.max(1, ts.size()));
-        for (int i = 0; i < ts.size(); i++) seg.setAtIndex(ValueLayout.ADDRESS, i, ts.get(i).h());
-        return seg;
-    }
-
-    public static Tensor cat(List<Tensor> ts, long dim) {
-        try (Arena a = Arena.ofConfined()) {
-            return wrap(Dishim.dt_cat(handles(a, ts), ts.size(), dim), "cat");
-        }
-    }
-
-    public static Tensor stack(List<Tensor> ts, long dim) {
-        try (Arena a = Arena.ofConfined()) {
-            return wrap(Dishim.dt_stack(handles(a, ts), ts.size(), dim), "stack");
-        }
-    }
+    public static Tensor cat(List<Tensor> ts, long dim) { return TensorFactory.cat(ts, dim); }
+    public static Tensor stack(List<Tensor> ts, long dim) { return TensorFactory.stack(ts, dim); }
 
     /** Element {@code index} along {@code dim}, dropping that dimension (a view). */
-    public Tensor select(long dim, long index) {
-        return wrap(Dishim.dt_select(h(), dim, index), "select");
-    }
-
+    public Tensor select(long dim, long index) { return wrap(Dishim.dt_select(h(), dim, index), "select"); }
     /** Batch element i: {@code select(0, i)}. */
-    public Tensor get(long i) {
-        return select(0, i);
-    }
-
+    public Tensor get(long i) { return select(0, i); }
     /** {@code length} entries from {@code start} along {@code dim} (a view). */
-    public Tensor narrow(long dim, long start, long length) {
-        return wrap(Dishim.dt_narrow(h(), dim, start, length), "narrow");
-    }
-
+    public Tensor narrow(long dim, long start, long length) { return wrap(Dishim.dt_narrow(h(), dim, start, length), "narrow"); }
     /** Batch rows [start, end): {@code narrow(0, start, end - start)}. */
-    public Tensor slice(long start, long end) {
-        return narrow(0, start, end - start);
-    }
-
-    public Tensor indexSelect(long dim, Tensor index) {
-        return wrap(Dishim.dt_index_select(h(), dim, index.h()), "index_select");
-    }
-
-    public Tensor gather(long dim, Tensor index) {
-        return wrap(Dishim.dt_gather(h(), dim, index.h()), "gather");
-    }
-
+    public Tensor slice(long start, long end) { return narrow(0, start, end - start); }
+    public Tensor indexSelect(long dim, Tensor index) { return wrap(Dishim.dt_index_select(h(), dim, index.h()), "index_select"); }
+    public Tensor gather(long dim, Tensor index) { return wrap(Dishim.dt_gather(h(), dim, index.h()), "gather"); }
     /** One-hot int64 encoding of this int64 index tensor. */
-    public Tensor oneHot(long classes) {
-        return wrap(Dishim.dt_one_hot(h(), classes), "one_hot");
-    }
+    public Tensor oneHot(long classes) { return wrap(Dishim.dt_one_hot(h(), classes), "one_hot"); }
 
-    public Tensor to(DType dtype) {
-        return wrap(Dishim.dt_to(h(), dtype.code, MemorySegment.NULL), "to " + dtype);
-    }
-
-    public Tensor to(Device device) {
-        return wrap(Dishim.dt_to(h(), -1, Native.cString(device)), "to " + device);
-    }
-
+    public Tensor to(DType dtype) { return wrap(Dishim.dt_to(h(), dtype.code, MemorySegment.NULL), "to " + dtype); }
+    public Tensor to(Device device) { return wrap(Dishim.dt_to(h(), -1, Native.cString(device)), "to " + device); }
     public Tensor contiguous() { return wrap(Dishim.dt_contiguous(h()), "contiguous"); }
     public Tensor copy() { return wrap(Dishim.dt_clone(h()), "clone"); }
     /** The same values cut from the autograd graph (shares storage). */
@@ -554,9 +346,7 @@ public class Tensor implements AutoCloseable {
     }
 
     /** Eigenvalues (ascending) of a symmetric matrix. */
-    public Tensor eigvalsh() {
-        return wrap(Dishim.dt_eigh(h(), MemorySegment.NULL), "eigh");
-    }
+    public Tensor eigvalsh() { return wrap(Dishim.dt_eigh(h(), MemorySegment.NULL), "eigh"); }
 
     /** Eigen-decomposition of a symmetric matrix: {values (ascending), vectors (columns)}. */
     public Tensor[] eigh() {
@@ -567,9 +357,7 @@ public class Tensor implements AutoCloseable {
     }
 
     /** Eigenvalues of a general square matrix as [n, 2] (real, imaginary). */
-    public Tensor eigvals() {
-        return wrap(Dishim.dt_eigvals(h()), "eigvals");
-    }
+    public Tensor eigvals() { return wrap(Dishim.dt_eigvals(h()), "eigvals"); }
 
     // ---- autograd ------------------------------------------------------------------------------
 
@@ -579,29 +367,17 @@ public class Tensor implements AutoCloseable {
     }
 
     /** Backpropagates from this scalar. */
-    public void backward() {
-        Native.check(Dishim.dt_backward(h(), MemorySegment.NULL, 0), "backward");
-    }
+    public void backward() { Native.check(Dishim.dt_backward(h(), MemorySegment.NULL, 0), "backward"); }
 
     public void backward(Tensor grad, boolean retainGraph) {
         Native.check(Dishim.dt_backward(h(), grad == null ? MemorySegment.NULL : grad.h(), retainGraph ? 1 : 0), "backward");
     }
 
     /** The accumulated gradient (a new handle to it), or null when there is none. */
-    public Tensor grad() {
-        MemorySegment flag = Native.scratch().ints;
-        flag.set(ValueLayout.JAVA_INT, 0, -1);
-        MemorySegment p = Dishim.dt_grad(h(), flag);
-        int defined = flag.get(ValueLayout.JAVA_INT, 0);
-        if (defined < 0) throw new TorchException("grad", Native.lastError());
-        if (defined == 0) return null;
-        return wrap(p, "grad");
-    }
+    public Tensor grad() { return Autograd.grad(this); }
 
     /** Drops the accumulated gradient (sets .grad to None). */
-    public void zeroGrad() {
-        Native.check(Dishim.dt_zero_grad(h()), "zero_grad");
-    }
+    public void zeroGrad() { Native.check(Dishim.dt_zero_grad(h()), "zero_grad"); }
 
     /**
      * torch.autograd.grad: gradients of {@code outputs} (weighted by {@code gradOutputs}, or null for
@@ -609,28 +385,12 @@ public class Tensor implements AutoCloseable {
      */
     public static Tensor[] gradients(List<Tensor> outputs, List<Tensor> gradOutputs, List<Tensor> inputs,
                                      boolean retainGraph, boolean createGraph) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS, Math.max(1, inputs.size()));
-            Native.check(Dishim.dt_autograd_grad(handles(a, outputs), gradOutputs == null ? MemorySegment.NULL : handles(a, gradOutputs),
-                    outputs.size(), handles(a, inputs), inputs.size(), retainGraph ? 1 : 0, createGraph ? 1 : 0, 1, out), "autograd.grad");
-            Tensor[] r = new Tensor[inputs.size()];
-            for (int i = 0; i < r.length; i++) {
-                MemorySegment p = out.getAtIndex(ValueLayout.ADDRESS, i);
-                r[i] = p.address() == 0 ? null : new Tensor(p);
-            }
-            return r;
-        }
+        return Autograd.gradients(outputs, gradOutputs, inputs, retainGraph, createGraph);
     }
 
     /**
      * Rescales the gradients of {@code params} so that their joint L2 norm is at most
      * {@code maxNorm}; returns the norm before clipping (torch.nn.utils.clip_grad_norm_).
      */
-    public static double clipGradNorm(Collection<? extends Tensor> params, double maxNorm) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.JAVA_DOUBLE);
-            Native.check(Dishim.dt_clip_grad_norm(handles(a, List.copyOf(params)), params.size(), maxNorm, out), "clip_grad_norm_");
-            return out.get(ValueLayout.JAVA_DOUBLE, 0);
-        }
-    }
+    public static double clipGradNorm(Collection<? extends Tensor> params, double maxNorm) { return Autograd.clipGradNorm(params, maxNorm); }
 }

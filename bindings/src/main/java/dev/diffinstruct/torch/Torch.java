@@ -189,8 +189,7 @@ public final class Torch {
     /** Tensors in torch.save's format (a list; Python's torch.load reads it). */
     public static byte[] pickle(List<Tensor> tensors) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment seg = a.allocate(ValueLayout.ADDRESS, Math.max(1, tensors.size()));
-            for (int i = 0; i < tensors.size(); i++) seg.setAtIndex(ValueLayout.ADDRESS, i, tensors.get(i).h());
+            MemorySegment seg = Native.handles(a, tensors);
             MemorySegment out = a.allocate(ValueLayout.JAVA_LONG, 2);
             Native.check(Dishim.dt_tensors_pickle(seg, tensors.size(), out, out.asSlice(8)), "pickle_save");
             return Native.takeBytes(out.get(ValueLayout.ADDRESS, 0), out.get(ValueLayout.JAVA_LONG, 8));

@@ -94,7 +94,7 @@ class TensorOpsTest {
     @Test
     void narrowIsAView() {
         Tensor t = Tensor.zeros(4);
-        t.narrow(0, 1, 2).fill(7);
+        t.narrow(0, 1, 2).fillInPlace(7);
         assertArrayEquals(new float[] {0, 7, 7, 0}, t.toFloatArray());
     }
 

@@ -54,14 +54,14 @@ class TrainingHelpersTest {
     }
 
     @Test
-    void gradNormEqualsClipGradNorm() {
+    void moduleClipGradNormEqualsTensorClipGradNorm() {
         for (double max : new double[] {Double.POSITIVE_INFINITY, 0.1}) {
             try (Scope s = Scope.open(); ScriptModule m = linear(3); ScriptModule ref = linear(3);
                  Generator g = new Generator(4)) {
                 Tensor x = Tensor.randn(g, 5, 4);
                 m.forward(x).square().sum().backward();
                 ref.forward(x).square().sum().backward();
-                double n = m.gradNorm(max);
+                double n = m.clipGradNorm(max);
                 double nRef = Tensor.clipGradNorm(ref.parameters(), max);
                 // exact by construction: identical modules and inputs, and the shim runs clip_grad_norm_'s
                 // own ops (per-tensor norm, stack, norm, mul_) on the same shapes in the same process
@@ -71,7 +71,7 @@ class TrainingHelpersTest {
             }
         }
         try (ScriptModule m = linear(3)) {
-            assertEquals(0.0, m.gradNorm(Double.POSITIVE_INFINITY)); // no gradients yet
+            assertEquals(0.0, m.clipGradNorm(Double.POSITIVE_INFINITY)); // no gradients yet
         }
     }
 

@@ -10,6 +10,7 @@ import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.TorchException;
 import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.diffusion.Shapes;
 import dev.diffinstruct.trainer.diffusion.Teachers;
 
 import java.io.PrintWriter;
@@ -74,13 +75,6 @@ final class CliIo {
 
     static void positive(long v, String option) {
         if (v < 1) throw new InvalidInputException(option + " must be >= 1, got " + v);
-    }
-
-    static long[] prepend(long n, long[] shape) {
-        long[] s = new long[shape.length + 1];
-        s[0] = n;
-        System.arraycopy(shape, 0, s, 1, shape.length);
-        return s;
     }
 
     /**
@@ -152,7 +146,7 @@ final class CliIo {
      */
     static Tensor runGenerator(ScriptModule gen, Path file, long n, long[] latent, int batch, long seed, long[] labels,
                                int classes, Device device, PrintWriter progress) {
-        long[] one = prepend(1, latent);
+        long[] one = Shapes.prepend(1, latent);
         Tensor out;
         try (var ng = dev.diffinstruct.torch.Torch.noGrad(); Scope scope = Scope.open(); Generator g = new Generator(seed, device)) {
             List<Tensor> parts = new ArrayList<>();

@@ -7,9 +7,10 @@ import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.diffusion.HeunSampler;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
+import dev.diffinstruct.trainer.diffusion.Shapes;
 import dev.diffinstruct.trainer.diffusion.Teachers;
-import dev.diffinstruct.trainer.distill.DiffInstruct;
 import dev.diffinstruct.trainer.distill.DistillConfig;
+import dev.diffinstruct.trainer.distill.DistillRun;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
 import dev.diffinstruct.trainer.metrics.ModeCoverage;
 import dev.diffinstruct.trainer.viz.Plots;
@@ -99,7 +100,7 @@ final class DemoCommand implements Callable<Integer> {
 
     /** What a demo draws and prints after training, given the generator's samples before it. */
     private interface Report {
-        void write(DiffInstruct di, Tensor before, PrintWriter w);
+        void write(DistillRun di, Tensor before, PrintWriter w);
     }
 
     /**
@@ -118,20 +119,20 @@ final class DemoCommand implements Callable<Integer> {
         try {
             return DistillRunner.run(cfg, false, display, spec.commandLine().getOut(), spec.commandLine().getErr(), new DistillRunner.Hooks() {
                 @Override
-                public void before(DiffInstruct di) {
+                public void before(DistillRun di) {
                     try (Generator g = new Generator(seed + 11)) {
                         before[0] = di.sample(g, n, ema);
                     }
                 }
 
                 @Override
-                public String resumeAdvice(DiffInstruct di) { // the demo itself always starts afresh
+                public String resumeAdvice(DistillRun di) { // the demo itself always starts afresh
                     return "continue the training with ./diffinstruct distill --out " + di.config().out + " --resume"
                             + " (the demo's table is drawn only by a complete demo)";
                 }
 
                 @Override
-                public void after(DiffInstruct di, PrintWriter w) {
+                public void after(DistillRun di, PrintWriter w) {
                     report.write(di, before[0], w);
                 }
             });
@@ -168,7 +169,7 @@ final class DemoCommand implements Callable<Integer> {
                 long[] labels = classes > 0 ? CliIo.labels(n, classes, CliIo.LABEL_EACH, seed) : null;
                 Tensor onehot = labels == null ? null : Teachers.oneHot(labels, classes, di.device());
                 long t0 = System.nanoTime();
-                Tensor teacher = heun.sample(Tensor.randn(g, CliIo.prepend(n, di.dataShape())).to(di.device()), onehot, null);
+                Tensor teacher = heun.sample(Tensor.randn(g, Shapes.prepend(n, di.dataShape())).to(di.device()), onehot, null);
                 double heunSecs = (System.nanoTime() - t0) / 1e9;
                 Path png = out.resolve("samples.png");
                 Plots.imageGrids(png, List.of(new Plots.Grid("one-step, before (1 NFE)", before),
@@ -182,7 +183,7 @@ final class DemoCommand implements Callable<Integer> {
     /** A row of the summary table. */
     private record Row(String name, ModeCoverage modes, double energy, double samplesPerSecond) {}
 
-    private void report(DiffInstruct di, Tensor initial, PrintWriter w) {
+    private void report(DistillRun di, Tensor initial, PrintWriter w) {
         MixtureTeacher truth = MixtureTeacher.defaultRing();
         try (Scope s = Scope.open(); Generator g = new Generator(seed + 12)) {
             Tensor exact = truth.sample(g, SAMPLES), exact2 = truth.sample(g, SAMPLES);

@@ -1,6 +1,7 @@
 package dev.diffinstruct.cli;
 
 import dev.diffinstruct.trainer.distill.DistillConfig;
+import dev.diffinstruct.trainer.distill.GeneratorObjective;
 import dev.diffinstruct.trainer.distill.IklLoss;
 import picocli.CommandLine.Option;
 
@@ -61,11 +62,15 @@ final class DistillOptions {
     @Option(names = "--layers", paramLabel = "N", description = "Hidden layers of the built-in MLPs (default: 3).")
     Integer layers;
 
-    @Option(names = "--weighting", paramLabel = "W",
-            description = "Generator objective: sigma2 (paper: grad = D_fake - D_teacher), dmd (DMD's per-sample normaliser), sid (Score-identity Distillation) (default: sigma2).")
-    IklLoss.Weighting weighting;
+    @Option(names = "--objective", paramLabel = "O",
+            description = "Generator objective: ikl (Diff-Instruct's integral KL, weighted by --weighting), dmd (DMD's per-sample normalised KL gradient), sid (Score-identity Distillation) (default: ikl).")
+    GeneratorObjective.Kind objective;
 
-    @Option(names = "--sid-alpha", paramLabel = "A", description = "alpha of --weighting sid (default: 1.2).")
+    @Option(names = "--weighting", paramLabel = "W",
+            description = "The IKL's weight w(sigma): sigma2 (the paper's code: grad = D_fake - D_teacher) (default: sigma2). The former values dmd and sid still select those objectives.")
+    String weighting;
+
+    @Option(names = "--sid-alpha", paramLabel = "A", description = "alpha of --objective sid (default: 1.2).")
     Double sidAlpha;
 
     @Option(names = "--sigma-data", paramLabel = "S", description = "EDM's sigma_data for the fake-score loss weight and the built-in denoiser (default: 0.5).")
@@ -196,7 +201,8 @@ final class DistillOptions {
         if (initSigma != null) c.initSigma = initSigma;
         if (hidden != null) c.hidden = hidden;
         if (layers != null) c.layers = layers;
-        if (weighting != null) c.weighting = weighting;
+        if (objective != null) c.objective = objective;
+        if (weighting != null) applyWeighting(c, weighting);
         if (sidAlpha != null) c.sidAlpha = sidAlpha;
         if (sigmaData != null) c.sigmaData = sigmaData;
         if (sigmaSampler != null) c.sigmaSampler = sigmaSampler;
@@ -228,5 +234,19 @@ final class DistillOptions {
         if (ckptEvery != null) c.ckptEvery = ckptEvery;
         if (keepCheckpoints != null) c.keepCheckpoints = keepCheckpoints;
         return c.validate();
+    }
+
+    /** --weighting sigma2; dmd and sid were --weighting values before --objective and still select those objectives. */
+    private void applyWeighting(DistillConfig c, String w) {
+        switch (w.toLowerCase(java.util.Locale.ROOT)) {
+            case "sigma2" -> c.weighting = IklLoss.Weighting.SIGMA2;
+            case "dmd", "sid" -> {
+                GeneratorObjective.Kind k = GeneratorObjective.Kind.valueOf(w.toUpperCase(java.util.Locale.ROOT));
+                if (objective != null && objective != k)
+                    throw new IllegalArgumentException("--weighting " + w + " selects --objective " + w + ", but --objective is " + objective);
+                c.objective = k;
+            }
+            default -> throw new IllegalArgumentException("--weighting must be sigma2 (dmd and sid are --objective values), got '" + w + "'");
+        }
     }
 }

@@ -3,15 +3,14 @@ package dev.diffinstruct.cli;
 import dev.diffinstruct.torch.Generator;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
-import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.StopRequest;
-import dev.diffinstruct.trainer.distill.DiffInstruct;
+import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.distill.DistillConfig;
+import dev.diffinstruct.trainer.distill.DistillRun;
 import dev.diffinstruct.trainer.distill.StepMetrics;
-import dev.diffinstruct.trainer.distill.TeacherAdapter;
-import dev.diffinstruct.trainer.distill.TrainingListener;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
 import dev.diffinstruct.trainer.metrics.ModeCoverage;
+import dev.diffinstruct.trainer.run.TrainingLoop;
 import dev.diffinstruct.trainer.viz.Plots;
 
 import java.io.IOException;
@@ -35,15 +34,15 @@ final class DistillRunner {
 
     /** What a command adds around the loop: before its first step, and after a completed run. */
     interface Hooks {
-        default void before(DiffInstruct di) {}
+        default void before(DistillRun di) {}
 
         /** What to run to continue after a stop. */
-        default String resumeAdvice(DiffInstruct di) {
+        default String resumeAdvice(DistillRun di) {
             return RunReport.RESUME_ADVICE;
         }
 
         /** After a completed run; by default the mode summary of the built-in mixture teacher. */
-        default void after(DiffInstruct di, PrintWriter out) {
+        default void after(DistillRun di, PrintWriter out) {
             if (DistillConfig.BUILTIN_MIXTURE.equals(di.config().teacher)) summarizeMixture(di, out);
         }
     }
@@ -55,10 +54,15 @@ final class DistillRunner {
     /** Runs to the end or to a stop (SIGTERM, Ctrl-C), which writes a checkpoint first. */
     static int run(DistillConfig cfg, boolean resume, Display display, PrintWriter out, PrintWriter err, Hooks hooks) {
         // SIGTERM / Ctrl-C (StopRequest): the loop writes a checkpoint at the next step and returns
-        try (DiffInstruct di = DiffInstruct.open(cfg, resume, TeacherAdapter::forKind, messages(err))) {
+        try (DistillRun di = DistillRun.open(cfg, resume, RunListener.messages(err))) {
             hooks.before(di);
-            Listener listener = new Listener(di, display, out, err);
-            DiffInstruct.Result r = di.run(listener, StopRequest.flag());
+            RunListener<StepMetrics> listener = new RunListener<>(new RunReport(new Progress(out, display.terminal(), display.quiet(),
+                    di.step(), di.config().steps), display.terminal(), err), di.config().steps,
+                    m -> List.of(Map.entry("loss_g", m.lossGenerator()), Map.entry("loss_f", m.lossFake()), Map.entry("|grad_g|", m.gradNormGenerator())),
+                    step -> {
+                        if (display.snapshotEvery() > 0 && step % display.snapshotEvery() == 0) snapshot(di, step);
+                    });
+            TrainingLoop.Result r = di.run(listener, StopRequest.flag());
             if (r.stopped()) {
                 listener.report.stopped(r.step(), hooks.resumeAdvice(di));
                 return StopRequest.exitCode();
@@ -70,53 +74,8 @@ final class DistillRunner {
         }
     }
 
-    private static TrainingListener messages(PrintWriter err) {
-        return new TrainingListener() {
-            @Override
-            public void onMessage(String line) {
-                RunReport.message(err, line);
-            }
-        };
-    }
-
-    /** Progress line, checkpoint notes and snapshots for one run. */
-    private static final class Listener implements TrainingListener {
-        final RunReport report;
-        private final DiffInstruct di;
-        private final Display display;
-
-        Listener(DiffInstruct di, Display display, PrintWriter out, PrintWriter err) {
-            this.di = di;
-            this.display = display;
-            this.report = new RunReport(new Progress(out, display.terminal(), display.quiet(),
-                    di.step(), di.config().steps), display.terminal(), err);
-        }
-
-        @Override
-        public void onStep(StepMetrics m) {
-            report.logged(m.step(), List.of(Map.entry("loss_g", m.lossGenerator()), Map.entry("loss_f", m.lossFake()),
-                    Map.entry("|grad_g|", m.gradNormGenerator())), m.skippedSteps());
-        }
-
-        @Override
-        public void onProgress(long step) {
-            report.step(step, di.config().steps);
-            if (display.snapshotEvery() > 0 && step % display.snapshotEvery() == 0) snapshot(di, step);
-        }
-
-        @Override
-        public void onCheckpoint(long step, Path file) {
-            report.checkpoint(step, file);
-        }
-
-        @Override
-        public void onMessage(String line) {
-            report.message(line);
-        }
-    }
-
     /** Samples of the EMA generator from the same latents every time, as OUT/snapshots/step-NNNNNN.png. */
-    static Path snapshot(DiffInstruct di, long step) {
+    static Path snapshot(DistillRun di, long step) {
         Path dir = Path.of(di.config().out).resolve("snapshots");
         try {
             Files.createDirectories(dir);
@@ -135,7 +94,7 @@ final class DistillRunner {
         return png;
     }
 
-    static void summarizeMixture(DiffInstruct di, PrintWriter out) {
+    static void summarizeMixture(DistillRun di, PrintWriter out) {
         MixtureTeacher t = MixtureTeacher.defaultRing();
         try (Scope s = Scope.open(); Generator g = new Generator(di.config().seed + 1)) {
             Tensor real = t.sample(g, 4000), real2 = t.sample(g, 4000);

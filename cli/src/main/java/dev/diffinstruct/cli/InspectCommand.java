@@ -11,6 +11,7 @@ import dev.diffinstruct.trainer.DeviceOption;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.diffusion.TeacherKind;
 import dev.diffinstruct.trainer.diffusion.TeacherSpec;
+import dev.diffinstruct.trainer.diffusion.Shapes;
 import dev.diffinstruct.trainer.diffusion.Teachers;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -84,20 +85,20 @@ final class InspectCommand implements Callable<Integer> {
                 long[] z = latent != null ? latent : attrList(m, "latent_shape");
                 out.println("latent_shape: " + Arrays.toString(z));
                 tryRole(out, "generator forward(z" + (nClasses > 0 ? ", class_labels" : "") + ")", () -> {
-                    Tensor x = nClasses > 0 ? m.forward(Tensor.randn(null, DType.FLOAT32, dev, CliIo.prepend(2, z)), Teachers.oneHot(new long[] {0, 0}, nClasses, dev))
-                            : m.forward(Tensor.randn(null, DType.FLOAT32, dev, CliIo.prepend(2, z)));
+                    Tensor x = nClasses > 0 ? m.forward(Tensor.randn(null, DType.FLOAT32, dev, Shapes.prepend(2, z)), Teachers.oneHot(new long[] {0, 0}, nClasses, dev))
+                            : m.forward(Tensor.randn(null, DType.FLOAT32, dev, Shapes.prepend(2, z)));
                     return "-> " + Arrays.toString(x.shape());
                 });
             }
             if (data == null) {
                 out.println("teacher checks: skipped (give --shape D[,H,W], or save the model with a data_shape attribute)");
             } else {
-                out.println("teacher checks on a dummy batch of shape " + Arrays.toString(CliIo.prepend(2, data)) + (nClasses > 0 ? " with " + nClasses + " classes" : "")
+                out.println("teacher checks on a dummy batch of shape " + Arrays.toString(Shapes.prepend(2, data)) + (nClasses > 0 ? " with " + nClasses + " classes" : "")
                         + " (signatures cannot tell eps- from v-prediction: pick the kind your model was trained as):");
                 for (TeacherKind kind : TeacherKind.values()) {
                     TeacherSpec spec = TeacherSpec.of(kind).withClasses(nClasses);
                     tryRole(out, "--teacher-kind " + kind, () -> {
-                        try (ScriptModule view = Teachers.asDenoiser(m, spec)) {
+                        try (ScriptModule view = Teachers.load(file.toString(), spec, dev)) { // the loader distill and teacher-sample use
                             Teachers.check(view, spec, data, dev, "it");
                             return "fits";
                         }

@@ -1,9 +1,11 @@
 package dev.diffinstruct.cli;
 
 import dev.diffinstruct.trainer.InvalidInputException;
-import dev.diffinstruct.trainer.teacher.TeacherConfig;
-import dev.diffinstruct.trainer.teacher.TeacherTrainer;
 import dev.diffinstruct.trainer.StopRequest;
+import dev.diffinstruct.trainer.run.TrainingLoop;
+import dev.diffinstruct.trainer.teacher.TeacherConfig;
+import dev.diffinstruct.trainer.teacher.TeacherMetrics;
+import dev.diffinstruct.trainer.teacher.TeacherRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -120,11 +122,13 @@ final class TrainTeacherCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         boolean terminal = Progress.stdoutIsTerminal();
         // SIGTERM / Ctrl-C (StopRequest): the loop writes a checkpoint at the next step and returns
-        try (TeacherTrainer trainer = TeacherTrainer.open(cfg, resume, messages(err))) {
+        try (TeacherRun trainer = TeacherRun.open(cfg, resume, RunListener.messages(err))) {
             if (!quiet) out.println("training " + cfg.model + " on " + trainer.data() + ", " + trainer.model().parameterCount()
                     + " parameters, into " + cfg.out);
-            Listener listener = new Listener(trainer, new RunReport(new Progress(out, terminal, quiet, trainer.step(), trainer.config().steps), terminal, err));
-            TeacherTrainer.Result r = trainer.run(listener, StopRequest.flag());
+            RunListener<TeacherMetrics> listener = new RunListener<>(
+                    new RunReport(new Progress(out, terminal, quiet, trainer.step(), trainer.config().steps), terminal, err), trainer.config().steps,
+                    m -> List.of(Map.entry("loss", m.loss()), Map.entry("|grad|", m.gradNorm()), Map.entry("lr", m.lr())), step -> {});
+            TrainingLoop.Result r = trainer.run(listener, StopRequest.flag());
             if (r.stopped()) {
                 listener.report.stopped(r.step(), RunReport.RESUME_ADVICE);
                 return StopRequest.exitCode();
@@ -168,45 +172,5 @@ final class TrainTeacherCommand implements Callable<Integer> {
         if (ckptEvery != null) c.ckptEvery = ckptEvery;
         if (keepCheckpoints != null) c.keepCheckpoints = keepCheckpoints;
         return c.validate();
-    }
-
-    private static TeacherTrainer.Listener messages(PrintWriter err) {
-        return new TeacherTrainer.Listener() {
-            @Override
-            public void onMessage(String line) {
-                RunReport.message(err, line);
-            }
-        };
-    }
-
-    /** Progress line and checkpoint notes for one run. */
-    private static final class Listener implements TeacherTrainer.Listener {
-        final RunReport report;
-        private final TeacherTrainer trainer;
-
-        Listener(TeacherTrainer trainer, RunReport report) {
-            this.trainer = trainer;
-            this.report = report;
-        }
-
-        @Override
-        public void onStep(TeacherTrainer.Metrics m) {
-            report.logged(m.step(), List.of(Map.entry("loss", m.loss()), Map.entry("|grad|", m.gradNorm()), Map.entry("lr", m.lr())), m.skippedSteps());
-        }
-
-        @Override
-        public void onProgress(long step, double loss) {
-            report.step(step, trainer.config().steps);
-        }
-
-        @Override
-        public void onCheckpoint(long step, Path file) {
-            report.checkpoint(step, file);
-        }
-
-        @Override
-        public void onMessage(String line) {
-            report.message(line);
-        }
     }
 }

@@ -1,7 +1,7 @@
 package dev.diffinstruct.cli;
 
-import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,7 +47,7 @@ class InspectCommandTest {
         assertTrue(r.out().contains("lin.weight  [4, 3] float32"), r.out());
         assertTrue(r.out().contains("scale  [4] float32"), r.out());
         assertTrue(r.out().contains("forward(") && r.out().contains("Tensor sigma"), r.out());
-        assertTrue(r.out().contains("--teacher-kind edm: no:") && r.out().contains("returned shape [2, 4]"), r.out());
+        assertTrue(r.out().contains("--teacher-kind edm: no:") && r.out().contains("returns shape [2, 4]"), r.out());
     }
 
     @Test

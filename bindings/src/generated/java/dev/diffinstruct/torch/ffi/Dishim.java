@@ -712,12 +712,12 @@ public class Dishim extends Dishim$shared {
         }
     }
 
-    private static class dt_string_free {
+    private static class dt_buffer_free {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             Dishim.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_string_free");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_buffer_free");
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -725,45 +725,45 @@ public class Dishim extends Dishim$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * void dt_string_free(char *s)
+     * void dt_buffer_free(char *buf)
      * }
      */
-    public static FunctionDescriptor dt_string_free$descriptor() {
-        return dt_string_free.DESC;
+    public static FunctionDescriptor dt_buffer_free$descriptor() {
+        return dt_buffer_free.DESC;
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * void dt_string_free(char *s)
+     * void dt_buffer_free(char *buf)
      * }
      */
-    public static MethodHandle dt_string_free$handle() {
-        return dt_string_free.HANDLE;
+    public static MethodHandle dt_buffer_free$handle() {
+        return dt_buffer_free.HANDLE;
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-     * void dt_string_free(char *s)
+     * void dt_buffer_free(char *buf)
      * }
      */
-    public static MemorySegment dt_string_free$address() {
-        return dt_string_free.ADDR;
+    public static MemorySegment dt_buffer_free$address() {
+        return dt_buffer_free.ADDR;
     }
 
     /**
      * {@snippet lang=c :
-     * void dt_string_free(char *s)
+     * void dt_buffer_free(char *buf)
      * }
      */
-    public static void dt_string_free(MemorySegment s) {
-        var mh$ = dt_string_free.HANDLE;
+    public static void dt_buffer_free(MemorySegment buf) {
+        var mh$ = dt_buffer_free.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("dt_string_free", s);
+                traceDowncall("dt_buffer_free", buf);
             }
-            mh$.invokeExact(s);
+            mh$.invokeExact(buf);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2709,66 +2709,6 @@ public class Dishim extends Dishim$shared {
                 traceDowncall("dt_randn_like", t, g);
             }
             return (MemorySegment)mh$.invokeExact(t, g);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class dt_tensor_ndim {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Dishim.C_INT,
-            Dishim.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_tensor_ndim");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * int dt_tensor_ndim(dt_tensor t)
-     * }
-     */
-    public static FunctionDescriptor dt_tensor_ndim$descriptor() {
-        return dt_tensor_ndim.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * int dt_tensor_ndim(dt_tensor t)
-     * }
-     */
-    public static MethodHandle dt_tensor_ndim$handle() {
-        return dt_tensor_ndim.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * int dt_tensor_ndim(dt_tensor t)
-     * }
-     */
-    public static MemorySegment dt_tensor_ndim$address() {
-        return dt_tensor_ndim.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * int dt_tensor_ndim(dt_tensor t)
-     * }
-     */
-    public static int dt_tensor_ndim(MemorySegment t) {
-        var mh$ = dt_tensor_ndim.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("dt_tensor_ndim", t);
-            }
-            return (int)mh$.invokeExact(t);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -3,8 +3,8 @@ package dev.diffinstruct.trainer.diffusion;
 import dev.diffinstruct.torch.DType;
 import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.Generator;
-import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
 
@@ -134,7 +134,7 @@ public final class HeunSampler {
         nfe++;
         Tensor x32 = x.to(DType.FLOAT32);
         Tensor s = Tensor.full(sigma, DType.FLOAT32, device, n);
-        Tensor d = labels == null ? denoiser.forward(x32, s) : denoiser.forward(x32, s, labels);
+        Tensor d = Denoiser.forward(denoiser, x32, s, labels);
         return d.to(DType.FLOAT64);
     }
 

@@ -3,8 +3,8 @@ package dev.diffinstruct.trainer.diffusion;
 import dev.diffinstruct.torch.DType;
 import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.Generator;
-import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
 
 /**
@@ -25,6 +25,9 @@ public record MixtureTeacher(double[][] means, double[] stds, double[] weights) 
         }
         if (Math.abs(sum - 1) > 1e-9) throw new IllegalArgumentException("mixture weights must sum to 1, got " + sum);
     }
+
+    /** The name that selects the built-in 8-mode ring teacher ({@link #defaultRing()}) wherever a teacher file goes. */
+    public static final String BUILTIN = "builtin:mixture";
 
     /** {@code modes} equal components evenly spaced on a circle of {@code radius}, each with std {@code std}. */
     public static MixtureTeacher ring(int modes, double radius, double std) {

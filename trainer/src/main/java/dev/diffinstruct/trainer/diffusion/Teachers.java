@@ -2,10 +2,9 @@ package dev.diffinstruct.trainer.diffusion;
 
 import dev.diffinstruct.torch.DType;
 import dev.diffinstruct.torch.Device;
-import dev.diffinstruct.torch.Generator;
 import dev.diffinstruct.torch.ModelFileException;
-import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.TorchException;
 import dev.diffinstruct.trainer.InvalidInputException;
@@ -91,56 +90,83 @@ public final class Teachers {
     }
 
     /**
-     * Loads a teacher file, wraps it for {@code spec} and puts it in eval mode. Missing or invalid
-     * files and signature mismatches are {@link InvalidInputException}s naming the file.
+     * The one teacher loader (distill, its resume, teacher-sample, inspect): {@code teacher} is a
+     * TorchScript file or {@link MixtureTeacher#BUILTIN}; the file is read as {@code spec} says and
+     * becomes the EDM view ({@link #asDenoiser}; an unconditional EDM file is that view as it is),
+     * frozen (no gradients), in eval mode, on {@code device}. A missing or invalid file, a
+     * {@code num_classes} attribute that disagrees with the spec and a forward that does not fit the
+     * kind are one line naming the teacher ({@link InvalidInputException}). The caller owns the result.
      */
-    public static ScriptModule load(Path file, TeacherSpec spec, Device device) {
-        ScriptModule raw;
-        try {
-            raw = ScriptModule.load(file, device);
-        } catch (ModelFileException e) {
-            throw new InvalidInputException("teacher " + e.getMessage().replaceFirst("^Module.load: ", ""), e);
-        }
-        try (raw) {
-            ScriptModule m;
+    public static ScriptModule load(String teacher, TeacherSpec spec, Device device) {
+        String name = "teacher " + teacher;
+        ScriptModule view;
+        if (MixtureTeacher.BUILTIN.equals(teacher)) {
+            view = MixtureTeacher.defaultRing().toModule();
+        } else {
+            ScriptModule raw;
             try {
-                m = asDenoiser(raw, spec);
-            } catch (InvalidInputException e) {
-                throw new InvalidInputException(file + ": " + e.getMessage(), e);
+                raw = ScriptModule.load(Path.of(teacher));
+            } catch (ModelFileException e) {
+                throw new InvalidInputException("teacher " + e.getMessage().replaceFirst("^Module.load: ", ""), e);
             }
-            m.train(false);
-            return m;
+            try {
+                raw.requiresGrad(false); // frozen: the view only holds it
+                checkClassesAttribute(raw, name, spec.classes());
+                view = spec.kind() == TeacherKind.EDM && !spec.conditional() ? raw : asDenoiser(raw, spec);
+            } catch (TorchException e) {
+                raw.close();
+                throw new InvalidInputException(name + " cannot be read as --teacher-kind " + spec.kind() + ": " + e.summary(), e);
+            } catch (InvalidInputException e) {
+                boolean named = e.getMessage().startsWith(name);
+                String hint = named ? "" : classesHint(raw, spec.classes());
+                raw.close();
+                throw named ? e : new InvalidInputException(name + ": " + e.getMessage() + hint, e);
+            }
+            if (view != raw) raw.close();
+        }
+        try {
+            return view.to(device).requiresGrad(false).train(false);
+        } catch (RuntimeException e) {
+            view.close();
+            throw e;
         }
     }
 
+    /** {@link #load(String, TeacherSpec, Device)} of a file. */
+    public static ScriptModule load(Path file, TeacherSpec spec, Device device) {
+        return load(file.toString(), spec, device);
+    }
+
+    /** The --classes hint for a teacher the view refused (raw: the file's network). */
+    private static String classesHint(ScriptModule raw, int classes) {
+        int args = Denoiser.forwardArgs(raw);
+        if (classes > 0 && args == 2) return " (it looks unconditional: drop --classes)";
+        if (classes == 0 && args == 3) return " (it looks class-conditional: give --classes C)";
+        return "";
+    }
+
+    /** A network's num_classes attribute, when it has one, must agree with --classes. */
+    public static void checkClassesAttribute(ScriptModule m, String name, int classes) {
+        if (!m.hasAttribute("num_classes")) return;
+        double n;
+        try {
+            n = m.getDouble("num_classes");
+        } catch (TorchException e) {
+            return; // not a number: not ours to judge
+        }
+        if (n == classes) return;
+        if (classes == 0) throw new InvalidInputException(name + " is class-conditional (num_classes " + (long) n + "): give --classes " + (long) n);
+        throw new InvalidInputException(name + " has num_classes " + (long) n + " but --classes is " + classes);
+    }
+
     /**
-     * Runs the denoiser once on two dummy samples of {@code shape} (no batch dimension) and checks
-     * that it returns D of the same shape with finite values: a teacher that does not fit the kind,
-     * the class count or the data shape fails here with one clear line instead of deep in a run.
+     * Runs the teacher's EDM view once on two dummy samples of {@code shape} (no batch dimension)
+     * ({@link Denoiser#check}): a teacher that does not fit the kind, the class count or the data
+     * shape fails here with one clear line instead of deep in a run.
      */
     public static void check(ScriptModule denoiser, TeacherSpec spec, long[] shape, Device device, String name) {
-        for (long d : shape)
-            if (d <= 0) throw new InvalidInputException("data shape " + Arrays.toString(shape) + " must have positive sizes");
-        long[] batch = prepend(2, shape);
-        try (Scope s = Scope.open(); Generator g = new Generator(0, device)) {
-            Tensor x = Tensor.randn(g, DType.FLOAT32, device, batch);
-            Tensor sigma = Tensor.of(new float[] {0.5f, 2f}).to(device);
-            Tensor y;
-            try {
-                y = spec.conditional()
-                        ? denoiser.forward(x, sigma, oneHot(new long[] {0, Math.min(1, spec.classes() - 1)}, spec.classes(), device))
-                        : denoiser.forward(x, sigma);
-            } catch (TorchException e) {
-                throw new InvalidInputException(name + " does not fit --teacher-kind " + spec.kind()
-                        + (spec.conditional() ? " with " + spec.classes() + " classes" : "")
-                        + " and data shape " + shapeString(shape) + ": " + reason(e), e);
-            }
-            if (!Arrays.equals(y.shape(), batch))
-                throw new InvalidInputException(name + " returned shape " + Arrays.toString(y.shape()) + " for input "
-                        + Arrays.toString(batch) + " (--teacher-kind " + spec.kind() + "); D(x, sigma) must have x's shape");
-            if (!y.allFinite())
-                throw new InvalidInputException(name + " returned non-finite values on a dummy input of shape " + Arrays.toString(batch));
-        }
+        Denoiser.check(denoiser, spec.classes(), name, "--teacher-kind " + spec.kind()
+                + (spec.conditional() ? " with " + spec.classes() + " classes" : "") + " and data shape " + shapeString(shape), device, shape);
     }
 
     /** One-hot float32 labels [n, classes] for int labels. */
@@ -166,13 +192,6 @@ public final class Teachers {
         StringBuilder b = new StringBuilder();
         for (long d : shape) b.append(b.isEmpty() ? "" : ",").append(d);
         return b.toString();
-    }
-
-    private static long[] prepend(long n, long[] shape) {
-        long[] s = new long[shape.length + 1];
-        s[0] = n;
-        System.arraycopy(shape, 0, s, 1, shape.length);
-        return s;
     }
 
     private static String forwardSchema(ScriptModule raw) {

@@ -1,27 +1,25 @@
 package dev.diffinstruct.trainer.distill;
 
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.diffusion.DdpmSchedule;
 import dev.diffinstruct.trainer.diffusion.SigmaSampler;
 import dev.diffinstruct.trainer.diffusion.TeacherKind;
 import dev.diffinstruct.trainer.diffusion.TeacherSpec;
+import dev.diffinstruct.trainer.run.RunConfig;
 
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
-import java.util.Objects;
-import java.util.TreeMap;
+import java.util.Set;
 
 /**
  * Everything that defines a distillation run. Written as {@code config.json} next to the outputs
  * and inside every checkpoint; the defaults here are the CLI's defaults.
  */
-public final class DistillConfig {
+public final class DistillConfig extends RunConfig<DistillConfig> {
     /** The built-in 8-mode ring Gaussian mixture teacher. */
-    public static final String BUILTIN_MIXTURE = "builtin:mixture";
+    public static final String BUILTIN_MIXTURE = dev.diffinstruct.trainer.diffusion.MixtureTeacher.BUILTIN;
     /** The built-in MLPs (generator: {@code BuiltinModels.mlpGenerator}, fake: {@code edmMlpDenoiser}). */
     public static final String BUILTIN_MLP = "builtin:mlp";
 
@@ -58,6 +56,9 @@ public final class DistillConfig {
     public int layers = 3;
 
     // ---- objective ---------------------------------------------------------------------------
+    /** The generator's objective (IKL: Diff-Instruct's). */
+    public GeneratorObjective.Kind objective = GeneratorObjective.Kind.IKL;
+    /** The IKL's weight w(sigma). */
     public IklLoss.Weighting weighting = IklLoss.Weighting.SIGMA2;
     public double sidAlpha = 1.2;
     public double sigmaData = 0.5;
@@ -72,24 +73,12 @@ public final class DistillConfig {
     public boolean trainMode = true;
 
     // ---- optimisation ------------------------------------------------------------------------
-    /** Total iterations; the first warmupFake of them train only the fake score. */
-    public long steps = 2000;
+    // steps (RunConfig): total iterations; the first warmupFake of them train only the fake score
     public int batch = 256;
     public int fakeSteps = 1;
     public long warmupFake = 0;
     public double lrG = 1e-4;
     public double lrF = 1e-4;
-    /**
-     * The fields the user set explicitly (null: unknown). Resuming reports only these when they
-     * differ from the checkpoint (all of them when unknown), and continues with a learning rate
-     * given here (the usual "lower it and go on"; see {@link #gave}). Not stored in config.json.
-     */
-    public transient java.util.Set<String> given;
-    /** Whether the user set {@code field} explicitly; false when that is unknown. */
-    public boolean gave(String field) {
-        return given != null && given.contains(field);
-    }
-
     public double beta1 = 0.0;
     public double beta2 = 0.999;
     /** Max L2 norm of each network's gradient; 0: no clipping. */
@@ -105,13 +94,10 @@ public final class DistillConfig {
     /** EMA half-life of the generator's weights, in samples (EDM's ema_halflife_kimg * 1000); 0: no averaging. */
     public double emaHalflife = 0;
 
-    // ---- bookkeeping -------------------------------------------------------------------------
-    public long seed = 0;
-    public String device = "cpu";
-    public String out = "out";
-    public long logEvery = 100;
-    public long ckptEvery = 1000;
-    public int keepCheckpoints = 2;
+    // ---- bookkeeping (RunConfig): seed, device, out, logEvery, ckptEvery, keepCheckpoints --------
+    {
+        steps = 2000;
+    }
 
     /**
      * The defaults for the built-in mixture teacher: tuned so that the built-in MLP generator
@@ -171,7 +157,7 @@ public final class DistillConfig {
 
     /** Checks ranges; throws {@link InvalidInputException} naming the option. */
     public DistillConfig validate() {
-        require(steps >= 1, "--steps must be >= 1, got " + steps);
+        validateRun();
         require(batch >= 1, "--batch must be >= 1, got " + batch);
         require(fakeSteps >= 1, "--fake-steps must be >= 1, got " + fakeSteps);
         require(warmupFake >= 0, "--warmup-fake must be >= 0, got " + warmupFake);
@@ -189,10 +175,8 @@ public final class DistillConfig {
         require(initSigma > 0 && initSigma <= 1e4, "--init-sigma must be in (0, 1e4], got " + initSigma);
         require(sidAlpha >= 0 && Double.isFinite(sidAlpha), "--sid-alpha must be >= 0, got " + sidAlpha);
         require(hidden >= 1 && layers >= 0, "--hidden must be >= 1 and --layers >= 0");
-        require(logEvery >= 1, "--log-every must be >= 1, got " + logEvery);
-        require(ckptEvery >= 1, "--ckpt-every must be >= 1, got " + ckptEvery);
-        require(keepCheckpoints >= 1, "--keep-checkpoints must be >= 1, got " + keepCheckpoints);
-        require(weighting != null, "--weighting is required");
+        require(objective != null, "--objective must be ikl, dmd or sid");
+        require(weighting != null, "--weighting must be sigma2");
         if (dataShape != null) for (long d : dataShape) require(d >= 1, "--data-shape must be positive, got " + Arrays.toString(dataShape));
         if (latentShape != null) for (long d : latentShape) require(d >= 1, "--latent-dim must be positive, got " + Arrays.toString(latentShape));
         try {
@@ -206,41 +190,22 @@ public final class DistillConfig {
         return this;
     }
 
-    private static void require(boolean ok, String message) {
-        if (!ok) throw new InvalidInputException(message);
-    }
-
     // ---- JSON ----------------------------------------------------------------------------------
 
-    static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
-
-    public String toJson() {
-        return GSON.toJson(this);
-    }
-
-    public static DistillConfig fromJson(String json) {
-        DistillConfig c = GSON.fromJson(json, DistillConfig.class);
-        if (c == null) throw new InvalidInputException("empty config");
-        return c;
-    }
-
-    public DistillConfig copy() {
-        return fromJson(toJson());
-    }
-
     /**
-     * The options whose values differ between this and {@code other} (by JSON field name), for
-     * the warning a resumed run prints.
+     * A config.json or checkpoint configuration. Before --objective existed, DMD and SiD were
+     * values of "weighting"; such files read as that objective with the IKL weighting left at sigma2.
      */
-    public List<String> differences(DistillConfig other) {
-        Map<String, Object> a = asMap(this), b = asMap(other);
-        List<String> out = new ArrayList<>();
-        for (String k : new TreeMap<>(a).keySet()) if (!Objects.equals(a.get(k), b.get(k))) out.add(k);
-        return out;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> asMap(DistillConfig c) {
-        return GSON.fromJson(GSON.toJson(c), Map.class);
+    public static DistillConfig fromJson(String json) {
+        JsonElement tree = JsonParser.parseString(json);
+        if (tree.isJsonObject()) {
+            JsonObject o = tree.getAsJsonObject();
+            JsonElement w = o.get("weighting");
+            if (!o.has("objective") && w != null && w.isJsonPrimitive() && Set.of("DMD", "SID").contains(w.getAsString())) {
+                o.addProperty("objective", w.getAsString());
+                o.addProperty("weighting", IklLoss.Weighting.SIGMA2.name());
+            }
+        }
+        return fromJson(tree.toString(), DistillConfig.class);
     }
 }

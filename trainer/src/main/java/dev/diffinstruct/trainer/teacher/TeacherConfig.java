@@ -1,21 +1,14 @@
 package dev.diffinstruct.trainer.teacher;
 
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.diffinstruct.trainer.InvalidInputException;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.Objects;
-import java.util.TreeMap;
+import dev.diffinstruct.trainer.run.RunConfig;
 
 /**
  * Everything that defines a teacher-training run ({@code train-teacher}). Written as
  * {@code config.json} next to the outputs and inside every checkpoint; the defaults here are the
  * CLI's defaults.
  */
-public final class TeacherConfig {
+public final class TeacherConfig extends RunConfig<TeacherConfig> {
     // ---- data and network ------------------------------------------------------------------------
     /** An {@code ImageDataset.load} spec: fashion-mnist, fashion-mnist:test, a PNG folder, an .npy file. */
     public String data = "fashion-mnist";
@@ -33,7 +26,6 @@ public final class TeacherConfig {
     public double pStd = 1.2;
 
     // ---- optimisation ----------------------------------------------------------------------------
-    public long steps = 4000;
     public int batch = 128;
     public double lr = 1e-3;
     public double beta1 = 0.9;
@@ -49,19 +41,14 @@ public final class TeacherConfig {
     /** Consecutive non-finite steps (skipped) after which the run fails. */
     public int maxSkippedInARow = 20;
 
-    // ---- bookkeeping -----------------------------------------------------------------------------
-    public long seed = 0;
-    /** auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N; stored resolved. */
-    public String device = "auto";
-    public String out = "teacher-out";
-    public long logEvery = 50;
-    public long ckptEvery = 500;
-    public int keepCheckpoints = 2;
-    /**
-     * The fields the user set explicitly (null: unknown, all of them): resuming reports only
-     * these when they differ from the checkpoint. Not stored in config.json.
-     */
-    public transient java.util.Set<String> given;
+    // ---- bookkeeping (RunConfig), with this command's defaults; the device is stored resolved ----
+    {
+        steps = 4000;
+        device = "auto";
+        out = "teacher-out";
+        logEvery = 50;
+        ckptEvery = 500;
+    }
 
     /** Checks ranges; throws {@link InvalidInputException} naming the option. */
     public TeacherConfig validate() {
@@ -69,7 +56,6 @@ public final class TeacherConfig {
         require(model != null && !model.isBlank(), "--model is required");
         require(out != null && !out.isBlank(), "--out is required");
         require(classes >= 0, "--classes must be >= 0 (0 = unconditional), got " + classes);
-        require(steps >= 1, "--steps must be >= 1, got " + steps);
         require(batch >= 1, "--batch must be >= 1, got " + batch);
         require(lr > 0 && Double.isFinite(lr), "--lr must be > 0, got " + lr);
         require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "--betas must be in [0, 1), got " + beta1 + "," + beta2);
@@ -81,14 +67,8 @@ public final class TeacherConfig {
         require(Double.isFinite(pMean), "--p-mean must be finite, got " + pMean);
         require(pStd >= 0 && Double.isFinite(pStd), "--p-std must be >= 0, got " + pStd);
         require(maxSkippedInARow >= 1, "maxSkippedInARow must be >= 1, got " + maxSkippedInARow);
-        require(logEvery >= 1, "--log-every must be >= 1, got " + logEvery);
-        require(ckptEvery >= 1, "--ckpt-every must be >= 1, got " + ckptEvery);
-        require(keepCheckpoints >= 1, "--keep-checkpoints must be >= 1, got " + keepCheckpoints);
+        validateRun();
         return this;
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) throw new InvalidInputException(message);
     }
 
     /** The learning rate of (1-based) step {@code step}: linear warm-up to {@link #lr}. */
@@ -103,36 +83,7 @@ public final class TeacherConfig {
         return h > 0 ? Math.pow(0.5, batch / h) : 0;
     }
 
-    // ---- JSON ------------------------------------------------------------------------------------
-
-    static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
-
-    public String toJson() {
-        return GSON.toJson(this);
-    }
-
     public static TeacherConfig fromJson(String json) {
-        TeacherConfig c = GSON.fromJson(json, TeacherConfig.class);
-        if (c == null) throw new InvalidInputException("empty config");
-        return c;
-    }
-
-    public TeacherConfig copy() {
-        return fromJson(toJson());
-    }
-
-    /** The options whose values differ between this and {@code other} (by JSON field name). */
-    public List<String> differences(TeacherConfig other) {
-        Map<String, Object> a = asMap(this), b = asMap(other);
-        List<String> out = new ArrayList<>();
-        TreeMap<String, Object> keys = new TreeMap<>(a);
-        keys.putAll(b);
-        for (String k : keys.keySet()) if (!Objects.equals(a.get(k), b.get(k))) out.add(k);
-        return out;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> asMap(TeacherConfig c) {
-        return GSON.fromJson(GSON.toJson(c), Map.class);
+        return fromJson(json, TeacherConfig.class);
     }
 }

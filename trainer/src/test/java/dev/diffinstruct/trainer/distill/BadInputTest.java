@@ -1,12 +1,13 @@
 package dev.diffinstruct.trainer.distill;
 
 import dev.diffinstruct.torch.Generator;
-import dev.diffinstruct.torch.ModelFileException;
-import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.models.BuiltinModels;
+import dev.diffinstruct.trainer.run.TrainingListener;
+import dev.diffinstruct.trainer.run.TrainingLoop;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,9 +37,10 @@ class BadInputTest {
         return p;
     }
 
-    private InvalidInputException fails(DistillConfig c) {
+    /** Opening a run with {@code c} fails with one line of bad input (shared with the conditional tests). */
+    static InvalidInputException fails(DistillConfig c) {
         InvalidInputException e = assertThrows(InvalidInputException.class,
-                () -> DiffInstruct.open(c, false, TeacherAdapter::forKind, TrainingListener.NONE).close());
+                () -> DistillRun.open(c, false, TrainingListener.none()).close());
         assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
         System.out.println("rejected: " + e.getMessage());
         return e;
@@ -92,7 +94,9 @@ class BadInputTest {
     void missingTeacherFile() {
         DistillConfig c = cfg();
         c.teacher = dir.resolve("nope.pt").toString();
-        assertThrows(ModelFileException.class, () -> DiffInstruct.open(c, false, TeacherAdapter::forKind, TrainingListener.NONE));
+        // one teacher loader for every command now: a missing file is bad input naming the teacher, as teacher-sample said before
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> DistillRun.open(c, false, TrainingListener.none()));
+        assertTrue(e.getMessage().startsWith("teacher ") && e.getMessage().contains("nope.pt"), e.getMessage());
     }
 
     @Test
@@ -139,8 +143,8 @@ class BadInputTest {
     @Test
     void outputFolderHoldingARunNeedsResume() {
         DistillConfig c = cfg();
-        try (DiffInstruct di = DiffInstruct.open(c, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            assertTrue(di.run(TrainingListener.NONE, new AtomicBoolean()).complete());
+        try (DistillRun di = DistillRun.open(c, false, TrainingListener.none())) {
+            assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
         }
         assertTrue(fails(c).getMessage().contains("--resume"));
     }
@@ -158,10 +162,10 @@ class BadInputTest {
         c.warmupFake = 0;
         c.steps = 5;
         java.util.List<String> messages = new java.util.ArrayList<>();
-        try (DiffInstruct di = DiffInstruct.open(c, false, TeacherAdapter::forKind, TrainingListener.NONE);
+        try (DistillRun di = DistillRun.open(c, false, TrainingListener.none());
              Scope s = Scope.open(); Generator g = new Generator(3)) {
             Tensor before = di.sample(g, 16, false);
-            DiffInstruct.Result r = di.run(new TrainingListener() {
+            TrainingLoop.Result r = di.run(new TrainingListener<StepMetrics>() {
                 @Override
                 public void onMessage(String line) {
                     messages.add(line);

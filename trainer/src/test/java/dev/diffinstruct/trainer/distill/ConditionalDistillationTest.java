@@ -1,13 +1,15 @@
 package dev.diffinstruct.trainer.distill;
 
 import dev.diffinstruct.torch.Generator;
-import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.diffusion.Teachers;
+import dev.diffinstruct.trainer.run.TrainingListener;
+import dev.diffinstruct.trainer.run.TrainingLoop;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -81,7 +83,7 @@ class ConditionalDistillationTest {
     }
 
     /** The fraction of samples of each class that land on that class's components. */
-    static double[] onClass(DiffInstruct di, Generator g, int n, boolean ema, int[][] counts) {
+    static double[] onClass(DistillRun di, Generator g, int n, boolean ema, int[][] counts) {
         double[] frac = new double[CLASSES];
         try (Scope s = Scope.open()) {
             for (int c = 0; c < CLASSES; c++) {
@@ -104,11 +106,11 @@ class ConditionalDistillationTest {
         DistillConfig cfg = config(conditionalRing(dir), dir.resolve("run"));
         cfg.steps = 500;
         long t0 = System.nanoTime();
-        try (DiffInstruct di = DiffInstruct.open(cfg, false, TeacherAdapter::forKind, TrainingListener.NONE);
+        try (DistillRun di = DistillRun.open(cfg, false, TrainingListener.none());
              Scope s = Scope.open(); Generator g = new Generator(11)) {
             int[][] before = new int[CLASSES][8];
             double[] initial = onClass(di, g, 1000, false, before);
-            DiffInstruct.Result r = di.run(TrainingListener.NONE, new AtomicBoolean());
+            TrainingLoop.Result r = di.run(TrainingListener.none(), new AtomicBoolean());
             double secs = (System.nanoTime() - t0) / 1e9;
             assertTrue(r.complete());
             int[][] counts = new int[CLASSES][8];
@@ -128,7 +130,7 @@ class ConditionalDistillationTest {
     }
 
     /** Generator, EMA and fake-score outputs on fixed inputs and labels, as raw floats. */
-    static float[][] fingerprint(DiffInstruct di) {
+    static float[][] fingerprint(DistillRun di) {
         try (Scope s = Scope.open(); Generator g = new Generator(99)) {
             long[] labels = new long[64];
             for (int i = 0; i < labels.length; i++) labels[i] = i % CLASSES;
@@ -154,15 +156,15 @@ class ConditionalDistillationTest {
         straight.ckptEvery = 20;
         straight.logEvery = 10;
         float[][] reference;
-        try (DiffInstruct di = DiffInstruct.open(straight, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            assertTrue(di.run(TrainingListener.NONE, new AtomicBoolean()).complete());
+        try (DistillRun di = DistillRun.open(straight, false, TrainingListener.none())) {
+            assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
             reference = fingerprint(di);
         }
         DistillConfig stopped = straight.copy();
         stopped.out = dir.resolve("stopped").toString();
         AtomicBoolean stop = new AtomicBoolean();
-        try (DiffInstruct di = DiffInstruct.open(stopped, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            DiffInstruct.Result r = di.run(new TrainingListener() {
+        try (DistillRun di = DistillRun.open(stopped, false, TrainingListener.none())) {
+            TrainingLoop.Result r = di.run(new TrainingListener<StepMetrics>() {
                 @Override
                 public void onStep(StepMetrics m) {
                     if (m.step() == 30) stop.set(true);
@@ -176,7 +178,7 @@ class ConditionalDistillationTest {
         request.generator = null;
         List<String> messages = new ArrayList<>();
         TrainingListener l = ResumeTest.collecting(messages);
-        try (DiffInstruct di = DiffInstruct.open(request, true, TeacherAdapter::forKind, l)) {
+        try (DistillRun di = DistillRun.open(request, true, l)) {
             assertEquals(30, di.step(), messages.toString());
             assertEquals(CLASSES, di.config().classes);
             assertTrue(di.run(l, new AtomicBoolean()).complete());
@@ -192,7 +194,7 @@ class ConditionalDistillationTest {
         cfg.steps = 5;
         cfg.warmupFake = 2;
         cfg.batch = 32;
-        try (DiffInstruct di = DiffInstruct.open(cfg, false, TeacherAdapter::forKind, TrainingListener.NONE);
+        try (DistillRun di = DistillRun.open(cfg, false, TrainingListener.none());
              Scope s = Scope.open(); Generator g = new Generator(5)) {
             assertTrue(di.generator().methods().stream().anyMatch(m -> m.startsWith("forward(") && m.contains("class_labels")),
                     di.generator().methods().toString());
@@ -205,7 +207,7 @@ class ConditionalDistillationTest {
             for (Tensor p : di.generator().parameters()) assertTrue(p.requiresGrad());
             for (Tensor p : di.fakeScore().parameters()) assertTrue(p.requiresGrad());
             float[] teacherBefore = di.teacher().parameters().get(0).toFloatArray();
-            assertTrue(di.run(TrainingListener.NONE, new AtomicBoolean()).complete());
+            assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
             // exact by construction: a frozen parameter is never written
             assertArrayEquals(teacherBefore, di.teacher().parameters().get(0).toFloatArray(), 0f, "the teacher is not trained");
             assertNotEquals(0f, di.generator().parameters().get(0).toFloatArray()[0], "the generator trained");
@@ -224,12 +226,8 @@ class ConditionalDistillationTest {
         }
     }
 
-    private InvalidInputException fails(DistillConfig c) {
-        InvalidInputException e = assertThrows(InvalidInputException.class,
-                () -> DiffInstruct.open(c, false, TeacherAdapter::forKind, TrainingListener.NONE).close());
-        assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
-        System.out.println("rejected: " + e.getMessage());
-        return e;
+    private static InvalidInputException fails(DistillConfig c) {
+        return BadInputTest.fails(c);
     }
 
     @Test

@@ -2,9 +2,11 @@ package dev.diffinstruct.trainer.distill;
 
 import dev.diffinstruct.torch.Generator;
 import dev.diffinstruct.torch.Npy;
-import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.trainer.diffusion.Denoiser;
+import dev.diffinstruct.trainer.diffusion.GeneratorNet;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.diffusion.SigmaSampler;
 import dev.diffinstruct.trainer.models.BuiltinModels;
@@ -14,7 +16,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -43,14 +47,20 @@ class IklReferenceTest {
             Npy.write(dir.resolve("eps.npy"), eps);
             assertEquals("ok", Python.runFile(script, dir.toString()).strip());
 
-            for (IklLoss.Weighting w : IklLoss.Weighting.values()) {
+            Map<String, GeneratorObjective> objectives = new LinkedHashMap<>(); // the reference's names: the former --weighting values
+            objectives.put("SIGMA2", new IklLoss(IklLoss.Weighting.SIGMA2));
+            objectives.put("DMD", new DmdLoss());
+            objectives.put("SID", new SidLoss(1.2));
+            for (Map.Entry<String, GeneratorObjective> o : objectives.entrySet()) {
+                String w = o.getKey();
                 for (Tensor p : gen.parameters()) p.zeroGrad();
-                Tensor loss = DiffInstruct.generatorLoss(gen, teacher, fake, new IklLoss(w, 1.2), false, z, sigma, eps);
+                Tensor loss = DiffInstruct.generatorLoss(new GeneratorNet(gen, 0), new Denoiser(teacher, 0), new Denoiser(fake, 0), o.getValue(),
+                        false, z, sigma, eps, null);
                 loss.backward();
                 List<Tensor> grads = new ArrayList<>();
                 for (Tensor p : gen.parameters()) grads.add(p.grad().reshape(-1));
                 Tensor java = Tensor.cat(grads, 0).to(dev.diffinstruct.torch.DType.FLOAT64);
-                Tensor ref = Npy.read(dir.resolve("grad_" + w.name().toLowerCase() + ".npy"));
+                Tensor ref = Npy.read(dir.resolve("grad_" + w.toLowerCase() + ".npy"));
                 assertEquals(ref.numel(), java.numel());
                 double scale = ref.abs().max().item();
                 double err = java.sub(ref).abs().max().item() / scale;

@@ -3,6 +3,7 @@ package dev.diffinstruct.trainer.distill;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.diffinstruct.torch.Torch;
+import dev.diffinstruct.trainer.run.TrainingListener;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,10 +24,10 @@ class LoopTest {
         DistillConfig c = ResumeTest.small(dir);
         c.warmupFake = 2;
         c.ckptEvery = 1000;
-        try (DiffInstruct di = DiffInstruct.open(c, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            di.run(TrainingListener.NONE, new AtomicBoolean()); // warms up, to step 200
+        try (DistillRun di = DistillRun.open(c, false, TrainingListener.none())) {
+            di.run(TrainingListener.none(), new AtomicBoolean()); // warms up, to step 200
             long[] before = Torch.liveHandles();
-            for (int i = 0; i < 50; i++) di.trainStep(i % 10 == 0, TrainingListener.NONE);
+            for (int i = 0; i < 50; i++) di.trainStep(i % 10 == 0, TrainingListener.none());
             long[] after = Torch.liveHandles();
             assertEquals(before[0], after[0], "live tensors");
             assertEquals(before[1], after[1], "live modules");
@@ -40,9 +41,9 @@ class LoopTest {
         float[][] a;
         DistillConfig c = ResumeTest.small(dir.resolve("a"));
         c.steps = 60;
-        c.weighting = IklLoss.Weighting.SID;
-        try (DiffInstruct di = DiffInstruct.open(c, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            di.run(new TrainingListener() {
+        c.objective = GeneratorObjective.Kind.SID;
+        try (DistillRun di = DistillRun.open(c, false, TrainingListener.none())) {
+            di.run(new TrainingListener<StepMetrics>() {
                 @Override
                 public void onStep(StepMetrics m) {
                     seen.add(m);
@@ -56,8 +57,8 @@ class LoopTest {
             a = ResumeTest.fingerprint(di);
         }
         c.out = dir.resolve("b").toString();
-        try (DiffInstruct di = DiffInstruct.open(c, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            di.run(TrainingListener.NONE, new AtomicBoolean());
+        try (DistillRun di = DistillRun.open(c, false, TrainingListener.none())) {
+            di.run(TrainingListener.none(), new AtomicBoolean());
             ResumeTest.assertBitIdentical(a, ResumeTest.fingerprint(di));
         }
         assertEquals(List.of(50L, 60L), ckpts);
@@ -71,6 +72,6 @@ class LoopTest {
         for (String k : new String[] {"step", "loss_g", "loss_f", "grad_norm_g", "grad_norm_f", "sigma_mean", "sigma_min", "sigma_max",
                 "skipped", "steps_per_s", "wall_s"})
             assertTrue(j.has(k), k + " in " + j);
-        assertEquals("SID", JsonParser.parseString(Files.readString(dir.resolve("a/config.json"))).getAsJsonObject().get("weighting").getAsString());
+        assertEquals("SID", JsonParser.parseString(Files.readString(dir.resolve("a/config.json"))).getAsJsonObject().get("objective").getAsString());
     }
 }

@@ -6,6 +6,8 @@ import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
 import dev.diffinstruct.trainer.metrics.ModeCoverage;
+import dev.diffinstruct.trainer.run.TrainingListener;
+import dev.diffinstruct.trainer.run.TrainingLoop;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,9 +32,9 @@ class MixtureDistillationTest {
         cfg.ckptEvery = 100_000; // only the final one
         MixtureTeacher teacher = MixtureTeacher.defaultRing();
         long t0 = System.nanoTime();
-        try (DiffInstruct di = DiffInstruct.open(cfg, false, TeacherAdapter::forKind, TrainingListener.NONE);
+        try (DistillRun di = DistillRun.open(cfg, false, TrainingListener.none());
              Scope s = Scope.open(); Generator g = new Generator(2024)) {
-            DiffInstruct.Result r = di.run(TrainingListener.NONE, new AtomicBoolean());
+            TrainingLoop.Result r = di.run(TrainingListener.none(), new AtomicBoolean());
             double secs = (System.nanoTime() - t0) / 1e9;
             assertTrue(r.complete());
             assertEquals(0, r.skippedSteps());

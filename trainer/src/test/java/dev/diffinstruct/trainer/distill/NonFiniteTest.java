@@ -1,8 +1,10 @@
 package dev.diffinstruct.trainer.distill;
 
-import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.trainer.run.CheckpointStore;
+import dev.diffinstruct.trainer.run.TrainingListener;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,7 +55,7 @@ class NonFiniteTest {
     private static List<String> messages(DistillConfig c, boolean expectStop) {
         List<String> messages = new ArrayList<>();
         TrainingListener l = ResumeTest.collecting(messages);
-        try (DiffInstruct di = DiffInstruct.open(c, false, TeacherAdapter::forKind, l)) {
+        try (DistillRun di = DistillRun.open(c, false, l)) {
             if (expectStop) {
                 DiffInstruct.NonFiniteException e = assertThrows(DiffInstruct.NonFiniteException.class, () -> di.run(l, new AtomicBoolean()));
                 messages.add("thrown: " + e.getMessage());

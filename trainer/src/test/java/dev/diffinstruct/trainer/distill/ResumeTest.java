@@ -3,6 +3,9 @@ package dev.diffinstruct.trainer.distill;
 import dev.diffinstruct.torch.Generator;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.trainer.run.CheckpointStore;
+import dev.diffinstruct.trainer.run.TrainingListener;
+import dev.diffinstruct.trainer.run.TrainingLoop;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,7 +50,7 @@ class ResumeTest {
 
     /** A listener that keeps the run's messages in {@code into}. */
     static TrainingListener collecting(List<String> into) {
-        return new TrainingListener() {
+        return new TrainingListener<StepMetrics>() {
             @Override
             public void onMessage(String line) {
                 into.add(line);
@@ -56,7 +59,7 @@ class ResumeTest {
     }
 
     /** Generator, EMA and fake-score outputs on fixed inputs, as raw floats. */
-    static float[][] fingerprint(DiffInstruct di) {
+    static float[][] fingerprint(DistillRun di) {
         try (Scope s = Scope.open(); Generator g = new Generator(99)) {
             float[] gen = di.sample(g, 256, false).toFloatArray();
             float[] ema = di.sample(g, 256, true).toFloatArray();
@@ -70,8 +73,8 @@ class ResumeTest {
     }
 
     static float[][] straightRun(Path out) {
-        try (DiffInstruct di = DiffInstruct.open(small(out), false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            DiffInstruct.Result r = di.run(TrainingListener.NONE, new AtomicBoolean());
+        try (DistillRun di = DistillRun.open(small(out), false, TrainingListener.none())) {
+            TrainingLoop.Result r = di.run(TrainingListener.none(), new AtomicBoolean());
             assertTrue(r.complete());
             assertEquals(200, r.step());
             return fingerprint(di);
@@ -81,9 +84,9 @@ class ResumeTest {
     static float[][] resumeToEnd(Path out, long expectFrom) {
         List<String> messages = new ArrayList<>();
         TrainingListener l = collecting(messages);
-        try (DiffInstruct di = DiffInstruct.open(small(out), true, TeacherAdapter::forKind, l)) {
+        try (DistillRun di = DistillRun.open(small(out), true, l)) {
             assertEquals(expectFrom, di.step(), messages.toString());
-            DiffInstruct.Result r = di.run(l, new AtomicBoolean());
+            TrainingLoop.Result r = di.run(l, new AtomicBoolean());
             assertTrue(r.complete());
             return fingerprint(di);
         }
@@ -109,8 +112,8 @@ class ResumeTest {
 
         // a crash at step 130: no checkpoint after 100, and the process state is gone
         Path out = dir.resolve("crashed");
-        try (DiffInstruct di = DiffInstruct.open(small(out), false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            RuntimeException crash = assertThrows(RuntimeException.class, () -> di.run(new TrainingListener() {
+        try (DistillRun di = DistillRun.open(small(out), false, TrainingListener.none())) {
+            RuntimeException crash = assertThrows(RuntimeException.class, () -> di.run(new TrainingListener<StepMetrics>() {
                 @Override
                 public void onStep(StepMetrics m) {
                     if (m.step() == 130) throw new IllegalStateException("simulated crash");
@@ -140,8 +143,8 @@ class ResumeTest {
         float[][] reference = straightRun(dir.resolve("straight"));
         Path out = dir.resolve("stopped");
         AtomicBoolean stop = new AtomicBoolean();
-        try (DiffInstruct di = DiffInstruct.open(small(out), false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            DiffInstruct.Result r = di.run(new TrainingListener() {
+        try (DistillRun di = DistillRun.open(small(out), false, TrainingListener.none())) {
+            TrainingLoop.Result r = di.run(new TrainingListener<StepMetrics>() {
                 @Override
                 public void onStep(StepMetrics m) {
                     if (m.step() == 70) stop.set(true);
@@ -157,11 +160,11 @@ class ResumeTest {
     void failedCheckpointWriteKeepsThePreviousOne() throws IOException {
         float[][] reference = straightRun(dir.resolve("straight"));
         Path out = dir.resolve("faulty");
-        try (DiffInstruct di = DiffInstruct.open(small(out), false, TeacherAdapter::forKind, TrainingListener.NONE)) {
+        try (DistillRun di = DistillRun.open(small(out), false, TrainingListener.none())) {
             di.checkpoints().setWriteHook(part -> {
                 if (di.step() == 100 && part.equals("fake.pt")) throw new IOException("disk full (simulated)");
             });
-            RuntimeException e = assertThrows(RuntimeException.class, () -> di.run(TrainingListener.NONE, new AtomicBoolean()));
+            RuntimeException e = assertThrows(RuntimeException.class, () -> di.run(TrainingListener.none(), new AtomicBoolean()));
             assertTrue(e.getMessage().contains("disk full"), e.getMessage());
         }
         Path ckpts = out.resolve("checkpoints");
@@ -198,8 +201,8 @@ class ResumeTest {
         Path out = dir.resolve("lr");
         DistillConfig first = small(out);
         first.steps = 50;
-        try (DiffInstruct di = DiffInstruct.open(first, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            assertTrue(di.run(TrainingListener.NONE, new AtomicBoolean()).complete());
+        try (DistillRun di = DistillRun.open(first, false, TrainingListener.none())) {
+            assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
         }
         List<String> messages = new ArrayList<>();
         TrainingListener l = collecting(messages);
@@ -208,7 +211,7 @@ class ResumeTest {
         lower.lrG = 1e-4;
         lower.given = java.util.Set.of("lrG"); // as --lr-g 1e-4 on the command line
         float[][] changed;
-        try (DiffInstruct di = DiffInstruct.open(lower, true, TeacherAdapter::forKind, l)) {
+        try (DistillRun di = DistillRun.open(lower, true, l)) {
             assertEquals(1e-4, di.config().lrG);
             assertEquals(2e-3, di.config().lrF, "not given: the checkpoint's");
             assertTrue(messages.stream().anyMatch(m -> m.contains("generator learning rate 0.001 -> 1.0E-4")), messages.toString());
@@ -219,21 +222,21 @@ class ResumeTest {
         Path same = dir.resolve("same");
         DistillConfig a = small(same);
         a.steps = 50;
-        try (DiffInstruct di = DiffInstruct.open(a, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
-            di.run(TrainingListener.NONE, new AtomicBoolean());
+        try (DistillRun di = DistillRun.open(a, false, TrainingListener.none())) {
+            di.run(TrainingListener.none(), new AtomicBoolean());
         }
         DistillConfig b = small(same);
         b.steps = 100;
         b.lrG = 1e-4; // not marked as given: ignored, the checkpoint's 1e-3 is kept
-        try (DiffInstruct di = DiffInstruct.open(b, true, TeacherAdapter::forKind, TrainingListener.NONE)) {
+        try (DistillRun di = DistillRun.open(b, true, TrainingListener.none())) {
             assertEquals(1e-3, di.config().lrG);
-            di.run(TrainingListener.NONE, new AtomicBoolean());
+            di.run(TrainingListener.none(), new AtomicBoolean());
             assertFalse(Arrays.equals(changed[0], fingerprint(di)[0]), "the lowered rate must change the trajectory");
         }
         // a later resume without the option keeps the lowered rate
         DistillConfig again = small(out);
         again.steps = 120;
-        try (DiffInstruct di = DiffInstruct.open(again, true, TeacherAdapter::forKind, TrainingListener.NONE)) {
+        try (DistillRun di = DistillRun.open(again, true, TrainingListener.none())) {
             assertEquals(1e-4, di.config().lrG);
         }
     }

@@ -10,6 +10,7 @@ import dev.diffinstruct.trainer.PythonReference;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
 import dev.diffinstruct.trainer.metrics.ModeCoverage;
+import dev.diffinstruct.trainer.run.TrainingListener;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -61,7 +62,7 @@ class TeacherScheduleTest {
     }
 
     /** max |D_view - D_ref| / max(1, |x|) over the exported points of vp_eps_cond. */
-    static double viewError(DiffInstruct di) {
+    static double viewError(DistillRun di) {
         try (Scope s = Scope.open(); var ng = Torch.noGrad()) {
             Tensor x = Npy.read(dir.resolve("vp_eps_cond.x.npy"));
             Tensor sigma = Npy.read(dir.resolve("vp_eps_cond.sigma.npy"));
@@ -82,9 +83,9 @@ class TeacherScheduleTest {
     void theScheduleFlagsReachTheTeacherAndSurviveResume() {
         Path out = dir.resolve("vp-run");
         double right, wrong;
-        try (DiffInstruct di = DiffInstruct.open(vpCond(out), false, TeacherAdapter::forKind, TrainingListener.NONE)) {
+        try (DistillRun di = DistillRun.open(vpCond(out), false, TrainingListener.none())) {
             right = viewError(di);
-            assertTrue(di.run(TrainingListener.NONE, new AtomicBoolean()).complete());
+            assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
         }
         // resumed with the default schedule asked for: the checkpoint's flags are kept
         DistillConfig request = vpCond(out);
@@ -93,14 +94,14 @@ class TeacherScheduleTest {
         request.timeScale = 1;
         request.steps = 3;
         List<String> messages = new ArrayList<>();
-        TrainingListener l = new TrainingListener() {
+        TrainingListener l = new TrainingListener<StepMetrics>() {
             @Override
             public void onMessage(String line) {
                 messages.add(line);
             }
         };
         double resumed;
-        try (DiffInstruct di = DiffInstruct.open(request, true, TeacherAdapter::forKind, l)) {
+        try (DistillRun di = DistillRun.open(request, true, l)) {
             assertEquals(2, di.step());
             resumed = viewError(di);
             assertEquals(15.0, di.config().betaMax);
@@ -109,7 +110,7 @@ class TeacherScheduleTest {
         assertTrue(messages.stream().anyMatch(m -> m.contains("'betaMin' differs")), messages.toString());
         // a fresh run with the default schedule reads the same file as another teacher
         request.out = dir.resolve("vp-wrong").toString();
-        try (DiffInstruct di = DiffInstruct.open(request, false, TeacherAdapter::forKind, TrainingListener.NONE)) {
+        try (DistillRun di = DistillRun.open(request, false, TrainingListener.none())) {
             wrong = viewError(di);
         }
         System.out.printf("vp-eps teacher view vs exact D: with its flags %.2e, resumed %.2e, with default flags %.3f%n", right, resumed, wrong);
@@ -148,13 +149,13 @@ class TeacherScheduleTest {
         c.seed = 3;
         c.out = dir.resolve("vp-distill").toString();
         long t0 = System.nanoTime();
-        try (DiffInstruct di = DiffInstruct.open(c, false, TeacherAdapter::forKind, TrainingListener.NONE);
+        try (DistillRun di = DistillRun.open(c, false, TrainingListener.none());
              Scope s = Scope.open(); Generator g = new Generator(4)) {
             Tensor real = MIX.sample(g, 2000);
             Tensor x0 = di.sample(g, 2000, false);
             ModeCoverage before = ModeCoverage.of(MIX, x0);
             double edBefore = EnergyDistance.between(x0, real);
-            assertTrue(di.run(TrainingListener.NONE, new AtomicBoolean()).complete());
+            assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
             Tensor x1 = di.sample(g, 2000, true);
             ModeCoverage after = ModeCoverage.of(MIX, x1);
             double edAfter = EnergyDistance.between(x1, real);

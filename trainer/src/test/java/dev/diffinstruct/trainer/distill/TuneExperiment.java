@@ -6,6 +6,8 @@ import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.trainer.diffusion.MixtureTeacher;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
 import dev.diffinstruct.trainer.metrics.ModeCoverage;
+import dev.diffinstruct.trainer.run.TrainingListener;
+import dev.diffinstruct.trainer.run.TrainingLoop;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,7 +27,7 @@ class TuneExperiment {
             DistillConfig cfg = DistillConfig.fromJson(json);
             cfg.out = dir.resolve("run" + System.nanoTime()).toString();
             long t0 = System.nanoTime();
-            try (DiffInstruct di = DiffInstruct.open(cfg, false, TeacherAdapter::forKind, new TrainingListener() {
+            try (DistillRun di = DistillRun.open(cfg, false, new TrainingListener<StepMetrics>() {
                 @Override
                 public void onStep(StepMetrics m) {
                     if (m.step() % (cfg.logEvery * 5) == 0) System.out.println("  " + m.toMap());
@@ -37,7 +39,7 @@ class TuneExperiment {
                 }
             }); Scope s = Scope.open(); Generator g = new Generator(1234)) {
                 if (Boolean.getBoolean("jitopt")) dev.diffinstruct.torch.Torch.setGraphExecutorOptimize(true);
-                DiffInstruct.Result r = di.run(TrainingListener.NONE, new AtomicBoolean());
+                TrainingLoop.Result r = di.run(TrainingListener.none(), new AtomicBoolean());
                 double secs = (System.nanoTime() - t0) / 1e9;
                 MixtureTeacher t = MixtureTeacher.defaultRing();
                 Tensor real = t.sample(g, 4000), real2 = t.sample(g, 4000);

@@ -1,4 +1,4 @@
-package dev.diffinstruct.trainer.distill;
+package dev.diffinstruct.trainer.run;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonParser;
@@ -52,10 +52,6 @@ public final class MetricsLog implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open " + file + ": " + e.getMessage(), e);
         }
-    }
-
-    void write(StepMetrics m) {
-        write(m.toMap());
     }
 
     /** Appends one line (the map must hold a numeric "step") and flushes it. */

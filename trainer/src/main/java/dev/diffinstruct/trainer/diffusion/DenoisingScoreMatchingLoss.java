@@ -1,6 +1,5 @@
-package dev.diffinstruct.trainer.distill;
+package dev.diffinstruct.trainer.diffusion;
 
-import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 
@@ -28,23 +27,15 @@ public final class DenoisingScoreMatchingLoss {
 
     /**
      * The loss (scalar) of {@code denoiser} on clean samples x [N, ...] at noise levels sigma [N]
-     * with standard normal noise {@code eps} of x's shape.
+     * with standard normal noise {@code eps} of x's shape; {@code labels} (one-hot [N, C]) are the
+     * classes x were drawn for, null for an unconditional denoiser.
      */
-    public Tensor loss(ScriptModule denoiser, Tensor x, Tensor sigma, Tensor eps) {
-        return loss(denoiser, x, sigma, eps, null);
-    }
-
-    /**
-     * As {@link #loss(ScriptModule, Tensor, Tensor, Tensor)} for a class-conditional denoiser
-     * {@code forward(x, sigma, class_labels)}: {@code labels} (one-hot [N, C]) are the classes x
-     * were drawn for; null for an unconditional one.
-     */
-    public Tensor loss(ScriptModule denoiser, Tensor x, Tensor sigma, Tensor eps, Tensor labels) {
+    public Tensor loss(Denoiser denoiser, Tensor x, Tensor sigma, Tensor eps, Tensor labels) {
         Tensor out;
         try (Scope s = Scope.open()) {
             Tensor sb = perSample(sigma, x.dim());
             Tensor xn = x.add(eps.mul(sb));
-            Tensor d = labels == null ? denoiser.forward(xn, sigma) : denoiser.forward(xn, sigma, labels);
+            Tensor d = denoiser.forward(xn, sigma, labels);
             Tensor w = perSample(weight(sigma), x.dim());
             out = s.keep(d.sub(x).square().mul(w).sum().div(x.size(0)));
         }
@@ -52,7 +43,7 @@ public final class DenoisingScoreMatchingLoss {
     }
 
     /** [N] reshaped to [N, 1, ..., 1] with {@code dim} dimensions, to broadcast over samples. */
-    static Tensor perSample(Tensor v, int dim) {
+    public static Tensor perSample(Tensor v, int dim) {
         long[] shape = new long[dim];
         java.util.Arrays.fill(shape, 1);
         shape[0] = -1;

@@ -1,9 +1,12 @@
-package dev.diffinstruct.trainer.distill;
+package dev.diffinstruct.trainer.run;
 
 import dev.diffinstruct.torch.AtomicFiles;
+import dev.diffinstruct.torch.TorchException;
+import dev.diffinstruct.torch.TorchScriptFile;
+import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.StopRequest;
 
 import java.io.BufferedOutputStream;
-import dev.diffinstruct.trainer.InvalidInputException;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -50,7 +53,7 @@ public final class CheckpointStore {
 
     /** Test hook: called before each part is written; may throw to simulate a failure mid-write. */
     @FunctionalInterface
-    interface WriteHook {
+    public interface WriteHook {
         void beforePart(String name) throws IOException;
     }
 
@@ -65,7 +68,8 @@ public final class CheckpointStore {
         return dir;
     }
 
-    void setWriteHook(WriteHook h) {
+    /** For tests only: simulates write failures (e.g. a full disk) part by part. */
+    public void setWriteHook(WriteHook h) {
         this.hook = h;
     }
 
@@ -138,7 +142,7 @@ public final class CheckpointStore {
                 for (String part : required)
                     if (!c.parts().containsKey(part)) throw new IOException("no part " + part);
                 for (Map.Entry<String, byte[]> e : c.parts().entrySet())
-                    if (e.getKey().endsWith(".pt")) dev.diffinstruct.torch.TorchScriptFile.check(e.getValue(), f.getFileName() + ":" + e.getKey());
+                    if (e.getKey().endsWith(".pt")) TorchScriptFile.check(e.getValue(), f.getFileName() + ":" + e.getKey());
                 return Optional.of(c);
             } catch (IOException | RuntimeException e) {
                 warn.accept("checkpoint " + f.getFileName() + " is unreadable (" + e.getMessage() + "); trying the one before");
@@ -155,11 +159,11 @@ public final class CheckpointStore {
     public static <T> T resumeFrom(Checkpoint c, java.util.function.Function<Checkpoint, T> resume) {
         try {
             return resume.apply(c);
-        } catch (InvalidInputException | dev.diffinstruct.trainer.StopRequest.Stopped e) {
+        } catch (InvalidInputException | StopRequest.Stopped e) {
             throw e;
         } catch (RuntimeException e) {
             throw new InvalidInputException(c.file() + " cannot be resumed (damaged?): "
-                    + (e instanceof dev.diffinstruct.torch.TorchException te ? te.summary() : e.toString()), e);
+                    + (e instanceof TorchException te ? te.summary() : e.toString()), e);
         }
     }
 
@@ -171,7 +175,7 @@ public final class CheckpointStore {
             while (en.hasMoreElements()) {
                 ZipEntry e = en.nextElement();
                 if (parts.containsKey(e.getName())) throw new IOException("duplicate entry " + e.getName());
-                byte[] data = dev.diffinstruct.torch.TorchScriptFile.readVerified(z, e, size); // size and CRC
+                byte[] data = TorchScriptFile.readVerified(z, e, size); // size and CRC
                 parts.put(e.getName(), data);
             }
         }

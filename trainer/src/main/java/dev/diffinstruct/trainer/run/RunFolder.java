@@ -1,7 +1,7 @@
-package dev.diffinstruct.trainer;
+package dev.diffinstruct.trainer.run;
 
 import dev.diffinstruct.torch.AtomicFiles;
-import dev.diffinstruct.trainer.distill.CheckpointStore;
+import dev.diffinstruct.trainer.InvalidInputException;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

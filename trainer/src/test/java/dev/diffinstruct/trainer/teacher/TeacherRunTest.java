@@ -4,15 +4,16 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.diffinstruct.torch.Generator;
 import dev.diffinstruct.torch.Npy;
-import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
 import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.run.TrainingListener;
+import dev.diffinstruct.trainer.run.TrainingLoop;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import javax.imageio.ImageIO;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -30,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * class-conditional training takes the dataset's labels, bad inputs fail early with one clear
  * message, non-finite steps are skipped.
  */
-class TeacherTrainerTest {
+class TeacherRunTest {
     @TempDir
     Path dir;
 
@@ -103,7 +105,7 @@ class TeacherTrainerTest {
     }
 
     /** Every parameter of the model and of its EMA, as raw float bits. */
-    static List<int[]> fingerprint(TeacherTrainer t) {
+    static List<int[]> fingerprint(TeacherRun t) {
         List<int[]> out = new ArrayList<>();
         try (Scope s = Scope.open()) {
             for (ScriptModule m : List.of(t.model(), t.emaModel()))
@@ -136,8 +138,8 @@ class TeacherTrainerTest {
     }
 
     List<int[]> straight() {
-        try (TeacherTrainer t = TeacherTrainer.open(config("straight"), false, TeacherTrainer.Listener.NONE)) {
-            TeacherTrainer.Result r = t.run(TeacherTrainer.Listener.NONE, new AtomicBoolean());
+        try (TeacherRun t = TeacherRun.open(config("straight"), false, TrainingListener.none())) {
+            TrainingLoop.Result r = t.run(TrainingListener.none(), new AtomicBoolean());
             assertTrue(r.complete());
             assertEquals(30, r.step());
             return fingerprint(t);
@@ -146,13 +148,13 @@ class TeacherTrainerTest {
 
     List<int[]> resumeToEnd(String out, long expectFrom) {
         List<String> messages = new ArrayList<>();
-        TeacherTrainer.Listener l = new TeacherTrainer.Listener() {
+        TrainingListener<TeacherMetrics> l = new TrainingListener<TeacherMetrics>() {
             @Override
             public void onMessage(String line) {
                 messages.add(line);
             }
         };
-        try (TeacherTrainer t = TeacherTrainer.open(config(out), true, l)) {
+        try (TeacherRun t = TeacherRun.open(config(out), true, l)) {
             assertEquals(expectFrom, t.step(), messages.toString());
             assertTrue(messages.stream().anyMatch(m -> m.contains("resuming from")), messages.toString());
             assertTrue(t.run(l, new AtomicBoolean()).complete());
@@ -164,8 +166,8 @@ class TeacherTrainerTest {
     void stopAndResumeIsBitExactAndLogsTheSameLosses() throws IOException {
         List<int[]> reference = straight();
         AtomicBoolean stop = new AtomicBoolean();
-        try (TeacherTrainer t = TeacherTrainer.open(config("stopped"), false, TeacherTrainer.Listener.NONE)) {
-            TeacherTrainer.Result r = t.run(new TeacherTrainer.Listener() {
+        try (TeacherRun t = TeacherRun.open(config("stopped"), false, TrainingListener.none())) {
+            TrainingLoop.Result r = t.run(new TrainingListener<TeacherMetrics>() {
                 @Override
                 public void onProgress(long step, double loss) {
                     if (step == 13) stop.set(true); // not a checkpoint step, in the middle of an epoch and of a log window
@@ -182,8 +184,8 @@ class TeacherTrainerTest {
     @Test
     void crashAndResumeFromTheLastCheckpointIsBitExact() throws IOException {
         List<int[]> reference = straight();
-        try (TeacherTrainer t = TeacherTrainer.open(config("crashed"), false, TeacherTrainer.Listener.NONE)) {
-            RuntimeException e = assertThrows(RuntimeException.class, () -> t.run(new TeacherTrainer.Listener() {
+        try (TeacherRun t = TeacherRun.open(config("crashed"), false, TrainingListener.none())) {
+            RuntimeException e = assertThrows(RuntimeException.class, () -> t.run(new TrainingListener<TeacherMetrics>() {
                 @Override
                 public void onProgress(long step, double loss) {
                     if (step == 17) throw new IllegalStateException("simulated crash");
@@ -203,8 +205,8 @@ class TeacherTrainerTest {
         TeacherConfig c = config("out");
         c.steps = 7;
         List<Double> losses = new ArrayList<>();
-        try (TeacherTrainer t = TeacherTrainer.open(c, false, TeacherTrainer.Listener.NONE)) {
-            t.run(new TeacherTrainer.Listener() {
+        try (TeacherRun t = TeacherRun.open(c, false, TrainingListener.none())) {
+            t.run(new TrainingListener<TeacherMetrics>() {
                 @Override
                 public void onProgress(long step, double loss) {
                     losses.add(loss);
@@ -230,11 +232,11 @@ class TeacherTrainerTest {
         assertTrue(Files.readString(out.resolve("config.json")).contains("\"steps\": 7"));
         assertFalse(Files.readString(out.resolve("config.json")).contains("\"auto\""), "the device is stored resolved");
         // a second start in the same folder is refused; --resume of a finished run does nothing more
-        InvalidInputException e = assertThrows(InvalidInputException.class, () -> TeacherTrainer.open(c, false, TeacherTrainer.Listener.NONE));
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> TeacherRun.open(c, false, TrainingListener.none()));
         assertTrue(e.getMessage().contains("already holds a run"), e.getMessage());
-        try (TeacherTrainer t = TeacherTrainer.open(c, true, TeacherTrainer.Listener.NONE)) {
+        try (TeacherRun t = TeacherRun.open(c, true, TrainingListener.none())) {
             assertEquals(7, t.step());
-            assertTrue(t.run(TeacherTrainer.Listener.NONE, new AtomicBoolean()).complete());
+            assertTrue(t.run(TrainingListener.none(), new AtomicBoolean()).complete());
         }
     }
 
@@ -260,8 +262,8 @@ class TeacherTrainerTest {
         c.model = tinyDenoiser(dir.resolve("cond.pt"), 1, 2, 1e30).toString();
         c.classes = 2;
         c.steps = 6;
-        try (TeacherTrainer t = TeacherTrainer.open(c, false, TeacherTrainer.Listener.NONE)) {
-            assertTrue(t.run(TeacherTrainer.Listener.NONE, new AtomicBoolean()).complete());
+        try (TeacherRun t = TeacherRun.open(c, false, TrainingListener.none())) {
+            assertTrue(t.run(TrainingListener.none(), new AtomicBoolean()).complete());
         }
         try (Scope s = Scope.open(); ScriptModule teacher = ScriptModule.load(dir.resolve("cond/teacher.pt")); var ng = Torch.noGrad()) {
             assertArrayEquals(new long[] {1, 8, 8}, teacher.getIntList("data_shape"));
@@ -292,7 +294,7 @@ class TeacherTrainerTest {
     }
 
     void assertMessage(TeacherConfig c, String... parts) {
-        InvalidInputException e = assertThrows(InvalidInputException.class, () -> TeacherTrainer.open(c, false, TeacherTrainer.Listener.NONE).close());
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> TeacherRun.open(c, false, TrainingListener.none()).close());
         for (String p : parts) assertTrue(e.getMessage().contains(p), "'" + p + "' not in: " + e.getMessage());
         assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
     }
@@ -352,14 +354,14 @@ class TeacherTrainerTest {
         c.model = tinyDenoiser(dir.resolve("nan.pt"), 1, 0, 3.0).toString(); // NaN whenever a batch holds sigma > 3
         c.hflip = false;
         List<String> messages = new ArrayList<>();
-        TeacherTrainer.Listener l = new TeacherTrainer.Listener() {
+        TrainingListener<TeacherMetrics> l = new TrainingListener<TeacherMetrics>() {
             @Override
             public void onMessage(String line) {
                 messages.add(line);
             }
         };
-        try (TeacherTrainer t = TeacherTrainer.open(c, false, l)) {
-            TeacherTrainer.Result r = t.run(l, new AtomicBoolean());
+        try (TeacherRun t = TeacherRun.open(c, false, l)) {
+            TrainingLoop.Result r = t.run(l, new AtomicBoolean());
             assertTrue(r.complete());
             assertTrue(r.skippedSteps() > 0 && r.skippedSteps() < 30, "skipped " + r.skippedSteps());
             assertEquals(r.skippedSteps(), messages.stream().filter(m -> m.contains("non-finite loss")).count(), messages.toString());
@@ -374,8 +376,8 @@ class TeacherTrainerTest {
         always.pMean = 3; // sigma ~ 20: every batch has a sigma above 3
         always.pStd = 0.5;
         always.maxSkippedInARow = 4;
-        try (TeacherTrainer t = TeacherTrainer.open(always, false, TeacherTrainer.Listener.NONE)) {
-            IllegalStateException e = assertThrows(IllegalStateException.class, () -> t.run(TeacherTrainer.Listener.NONE, new AtomicBoolean()));
+        try (TeacherRun t = TeacherRun.open(always, false, TrainingListener.none())) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> t.run(TrainingListener.none(), new AtomicBoolean()));
             assertTrue(e.getMessage().contains("4 non-finite steps in a row"), e.getMessage());
         }
     }

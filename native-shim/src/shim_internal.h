@@ -1,0 +1,136 @@
+// What every translation unit of the shim shares: the handle types behind dishim.h's opaque
+// pointers, the GUARD that keeps C++ exceptions from crossing the C boundary, and the argument
+// conversions. Not installed and not part of the C API.
+//
+// The small helpers that run on every call (handle checks, wrap) are inline here so that splitting
+// the shim into several files costs no extra call per operation.
+#pragma once
+
+#include "dishim.h"
+
+#include <torch/torch.h>
+#include <torch/script.h>
+
+#include <atomic>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace dishim {
+namespace internal {
+
+// Type tags: a handle whose tag does not match is refused instead of being reinterpreted.
+constexpr uint32_t TAG_TENSOR = 0x7e45a001u;
+constexpr uint32_t TAG_MODULE = 0x7e45a002u;
+constexpr uint32_t TAG_ADAM = 0x7e45a003u;
+constexpr uint32_t TAG_GENERATOR = 0x7e45a004u;
+constexpr uint32_t TAG_FREED = 0xdeadbeefu;
+
+// live handles of each kind, for dt_live_handles: [0] tensors, [1] modules, [2] optimisers, [3] generators
+__attribute__((visibility("hidden"))) inline std::atomic<int64_t> live[4];
+
+template <uint32_t Tag, int Slot> struct Tagged {
+  uint32_t tag = Tag;
+  Tagged() { live[Slot]++; }
+  ~Tagged() {
+    tag = TAG_FREED;
+    live[Slot]--;
+  }
+};
+
+}  // namespace internal
+}  // namespace dishim
+
+struct dt_tensor_s : dishim::internal::Tagged<dishim::internal::TAG_TENSOR, 0> {
+  at::Tensor t;
+  explicit dt_tensor_s(at::Tensor x) : t(std::move(x)) {}
+};
+struct dt_module_s : dishim::internal::Tagged<dishim::internal::TAG_MODULE, 1> {
+  torch::jit::Module m;
+  explicit dt_module_s(torch::jit::Module x) : m(std::move(x)) {}
+};
+struct dt_adam_s : dishim::internal::Tagged<dishim::internal::TAG_ADAM, 2> {
+  std::vector<at::Tensor> params;
+  torch::optim::Adam opt;
+  dt_adam_s(std::vector<at::Tensor> p, const torch::optim::AdamOptions &o) : params(p), opt(p, o) {}
+};
+struct dt_generator_s : dishim::internal::Tagged<dishim::internal::TAG_GENERATOR, 3> {
+  at::Generator g;
+  explicit dt_generator_s(at::Generator x) : g(std::move(x)) {}
+};
+
+// Hidden from the library's exported symbols: only dishim.h's functions are its interface, and
+// these helpers had internal linkage while the shim was one file. (Not the handle types above:
+// dishim.h declares them with default visibility, and a base may not be less visible.)
+#pragma GCC visibility push(hidden)
+
+namespace dishim {
+namespace internal {
+
+// Stores the message that dt_last_error returns (thread-local, in runtime.cpp).
+void set_error(const char *msg);
+
+#define GUARD(fail, ...)                                           \
+  try {                                                            \
+    __VA_ARGS__                                                    \
+  } catch (const c10::Error &e) {                                  \
+    dishim::internal::set_error(e.what_without_backtrace());       \
+    return fail;                                                   \
+  } catch (const std::exception &e) {                              \
+    dishim::internal::set_error(e.what());                         \
+    return fail;                                                   \
+  } catch (...) {                                                  \
+    dishim::internal::set_error("unknown C++ exception");          \
+    return fail;                                                   \
+  }
+
+[[noreturn]] inline void fail(const std::string &msg) { throw std::invalid_argument(msg); }
+
+template <typename H> H *checked(H *h, uint32_t tag, const char *what) {
+  if (h == nullptr) fail(std::string("null ") + what + " handle");
+  if (h->tag != tag) {
+    if (h->tag == TAG_FREED) fail(std::string(what) + " handle was already freed");
+    fail(std::string(what[0] == 'o' ? "not an " : "not a ") + what + " handle (foreign or corrupted pointer)");
+  }
+  return h;
+}
+
+inline const at::Tensor &T(dt_tensor h) { return checked(h, TAG_TENSOR, "tensor")->t; }
+inline torch::jit::Module &M(dt_module h) { return checked(h, TAG_MODULE, "module")->m; }
+inline dt_adam_s *A(dt_adam h) { return checked(h, TAG_ADAM, "optimizer"); }
+inline at::Generator &G(dt_generator h) { return checked(h, TAG_GENERATOR, "generator")->g; }
+
+inline dt_tensor wrap(at::Tensor t) { return new dt_tensor_s(std::move(t)); }
+
+inline void require_out(const void *p, const char *what) {
+  if (p == nullptr) fail(std::string("null output pointer for ") + what);
+}
+
+// a tensor the fused CPU kernels (fused_cpu.h) can read as a flat float array
+inline bool cpu_f32_dense(const at::Tensor &t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.layout() == at::kStrided &&
+         t.is_contiguous();
+}
+
+// ---- argument and result conversions (convert.cpp) ----------------------------------------
+// A malloc'd copy of s, for the caller to release with dt_buffer_free.
+char *copy_string(const std::string &s);
+// s as a malloc'd buffer in *out_data / *out_len (released with dt_buffer_free); returns 0.
+int return_bytes(const std::string &s, char **out_data, int64_t *out_len);
+// "cpu" (or NULL/empty), "cuda", "cuda:N"; refuses a device this libtorch cannot use.
+at::Device device_of(const char *spec);
+at::ScalarType dtype_of(int code);
+at::TensorOptions opts(int dtype, const char *device);
+at::IntArrayRef dims_of(const int64_t *shape, int ndim);
+c10::optional<at::Generator> gen_of(dt_generator g);
+std::vector<at::Tensor> tensors_of(const dt_tensor *ts, int n);
+// Writes v as new handles to out[0..cap), or only counts them when cap is 0; returns the count.
+int write_handles(const std::vector<at::Tensor> &v, dt_tensor *out, int cap);
+// The tensors of a method's result or an unpickled value: a tensor, or a tuple/list of tensors.
+std::vector<at::Tensor> tensors_in(const c10::IValue &v, const std::string &what);
+
+}  // namespace internal
+}  // namespace dishim
+
+#pragma GCC visibility pop
