@@ -12,6 +12,10 @@ import time
 import torch
 
 
+import warnings
+
+# PyTorch 2.13+ deprecates torch.jit in Python (2.14 warns on every call); the C++ torch::jit this tool runs on stays
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
 def karras(steps=18, smin=0.002, smax=80.0, rho=7.0):
     i = torch.arange(steps, dtype=torch.float64)
     s = (smax ** (1 / rho) + i / (steps - 1) * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho

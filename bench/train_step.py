@@ -28,6 +28,10 @@ import time
 import torch
 
 
+import warnings
+
+# PyTorch 2.13+ deprecates torch.jit in Python (2.14 warns on every call); the C++ torch::jit this tool runs on stays
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True, help="prepared case: teacher.pt, generator.pt, fake.pt, config.json")

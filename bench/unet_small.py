@@ -10,6 +10,10 @@ import argparse
 import math
 
 import torch
+import warnings
+
+# PyTorch 2.13+ deprecates torch.jit in Python (2.14 warns on every call); the C++ torch::jit this tool runs on stays
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
 from torch import Tensor, nn
 import torch.nn.functional as F
 

@@ -6,6 +6,10 @@ Inputs are 1x28x28 images in [-1, 1]. The TorchScript export has
 and is saved in eval mode (BatchNorm running statistics, no dropout), so both are deterministic.
 """
 import torch
+import warnings
+
+# PyTorch 2.13+ deprecates torch.jit in Python (2.14 warns on every call); the C++ torch::jit this tool runs on stays
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
 from torch import nn
 from torch import Tensor
 

@@ -18,6 +18,10 @@ import math
 from typing import List
 
 import torch
+import warnings
+
+# PyTorch 2.13+ deprecates torch.jit in Python (2.14 warns on every call); the C++ torch::jit this tool runs on stays
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
 from torch import nn, Tensor
 import torch.nn.functional as F
 

@@ -4,6 +4,7 @@
 #include "shim_internal.h"
 #include "fused_cpu.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <type_traits>
@@ -68,6 +69,58 @@ bool fused_adam_step(dt_adam_s &a) {
   return true;
 }
 
+}  // namespace
+
+namespace {
+// The key of a parameter in Optimizer::state(): a string (the address, as ostream prints it) up
+// to LibTorch 1.13, the address itself in 2.x.
+template <typename Map>
+typename Map::key_type state_key(const Map &, at::TensorImpl *p) {
+  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+    std::ostringstream os;
+    os << p;
+    return os.str();
+  } else {
+    return p;
+  }
+}
+
+// Adam's state from an archive that any LibTorch version wrote. The archive names each parameter
+// by its address in the saving process, and Adam::load matches them by position; but 1.13 wrote
+// the addresses in hex ("0x55..."), which 2.x parses with std::stoull as 0, so that every
+// parameter got the same state. Matched here by position on the strings as written.
+void load_adam_state(torch::optim::Adam &opt, torch::serialize::InputArchive &ar) {
+  torch::serialize::InputArchive state_ar, groups_ar, group_ar;
+  ar.read("state", state_ar);
+  ar.read("param_groups", groups_ar);
+  groups_ar.read("param_groups/0", group_ar);
+  torch::Tensor size;
+  group_ar.read("params/size", size);
+  auto &params = opt.param_groups().at(0).params();
+  if (size.item<int64_t>() != static_cast<int64_t>(params.size()))
+    fail("the optimizer state holds " + std::to_string(size.item<int64_t>()) + " parameters, the network " +
+         std::to_string(params.size()));
+  std::vector<std::string> saved = state_ar.keys();
+  auto &state = opt.state();
+  state.clear();
+  for (size_t i = 0; i < params.size(); i++) {
+    c10::IValue key;
+    group_ar.read("params/" + std::to_string(i), key);
+    if (std::find(saved.begin(), saved.end(), key.toStringRef()) == saved.end()) continue; // never stepped
+    torch::serialize::InputArchive param_ar;
+    state_ar.read(key.toStringRef(), param_ar);
+    auto s = std::make_unique<torch::optim::AdamParamState>();
+    s->serialize(param_ar);
+    if (s->exp_avg().sizes() != params[i].sizes())
+      fail("optimizer state of shape " + c10::str(s->exp_avg().sizes()) + " for parameter " + std::to_string(i) +
+           " of shape " + c10::str(params[i].sizes()) + ": not this network's optimizer");
+    const auto device = params[i].device(); // archives load on the CPU; the state lives with its parameter
+    s->exp_avg(s->exp_avg().to(device));
+    s->exp_avg_sq(s->exp_avg_sq().to(device));
+    if (s->max_exp_avg_sq().defined()) s->max_exp_avg_sq(s->max_exp_avg_sq().to(device));
+    state[state_key(state, params[i].unsafeGetTensorImpl())] = std::move(s);
+  }
+}
 }  // namespace
 
 extern "C" {
@@ -174,7 +227,7 @@ int dt_adam_load_state(dt_adam o, const void *data, int64_t nbytes) {
   GUARD(-1, if (!data || nbytes <= 0) fail("empty optimizer state");
         std::istringstream is(std::string(static_cast<const char *>(data),
                                           static_cast<size_t>(nbytes)));
-        torch::serialize::InputArchive ar; ar.load_from(is); A(o)->opt.load(ar); return 0;)
+        torch::serialize::InputArchive ar; ar.load_from(is); load_adam_state(A(o)->opt, ar); return 0;)
 }
 
 

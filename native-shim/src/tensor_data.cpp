@@ -95,9 +95,11 @@ char *dt_tensor_to_string(dt_tensor t) {
 }
 
 // ---- tensor files -----------------------------------------------------------------------
+// A tuple, not a c10::List: a list pickles through torch.jit._pickle.build_tensorlist, which
+// torch.load's default weights_only=True (PyTorch >= 2.6) refuses; a tuple of tensors it loads.
 int dt_tensors_pickle(const dt_tensor *ts, int n, char **out_data, int64_t *out_len) {
-  GUARD(-1, c10::List<at::Tensor> l; for (auto &t : tensors_of(ts, n)) l.push_back(t.detach().cpu());
-        std::vector<char> bytes = torch::pickle_save(c10::IValue(l));
+  GUARD(-1, std::vector<c10::IValue> elems; for (auto &t : tensors_of(ts, n)) elems.emplace_back(t.detach().cpu());
+        std::vector<char> bytes = torch::pickle_save(c10::IValue(c10::ivalue::Tuple::create(std::move(elems))));
         return return_bytes(std::string(bytes.begin(), bytes.end()), out_data, out_len);)
 }
 int dt_tensors_unpickle(const void *data, int64_t nbytes, dt_tensor *out, int cap) {

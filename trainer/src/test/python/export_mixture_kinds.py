@@ -24,6 +24,10 @@ import sys
 
 import numpy as np
 import torch
+import warnings
+
+# PyTorch 2.13+ deprecates torch.jit in Python (2.14 warns on every call); the C++ torch::jit this tool runs on stays
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
 from torch import Tensor
 
 MEANS = np.array([[-2.0, 0.0], [2.0, 0.5], [0.0, 2.0]])

@@ -51,6 +51,7 @@ public final class Torch {
                 if (i < 0) continue;
                 String path = line.substring(i);
                 String name = Path.of(path).getFileName().toString();
+                if (name.startsWith("libcublas")) continue; // the GPU's BLAS, mapped by a CUDA build; the CPU's is asked for here
                 if ((name.contains("blas") || name.contains("mkl_") || name.contains("lapack")) && !found.contains(path)) found.add(path);
             }
         } catch (IOException e) {
@@ -186,7 +187,7 @@ public final class Torch {
         }
     }
 
-    /** Tensors in torch.save's format (a list; Python's torch.load reads it). */
+    /** Tensors in torch.save's format (a tuple: Python's torch.load reads it, also with weights_only=True). */
     public static byte[] pickle(List<Tensor> tensors) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment seg = Native.handles(a, tensors);

@@ -1,5 +1,6 @@
 package dev.diffinstruct.cli;
 
+import dev.diffinstruct.torch.LibTorchInfo;
 import dev.diffinstruct.torch.Torch;
 import picocli.CommandLine;
 
@@ -18,10 +19,13 @@ public final class VersionInfo implements CommandLine.IVersionProvider {
         String v = Main.class.getPackage().getImplementationVersion();
         out.add("diffinstruct " + (v == null ? "(development build)" : v));
         out.add("java         " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")");
-        out.add("libtorch     " + Torch.version() + " (" + Torch.nativeLibrary() + ")");
-        out.add("BLAS         " + Torch.blasKind());
+        out.add("libtorch     " + Torch.version() + ", " + LibTorchInfo.source());
+        out.add("shim         " + Torch.nativeLibrary());
+        out.add("BLAS         " + LibTorchInfo.blas());
         out.add("threads      " + Torch.threads() + " intra-op (cores: " + Runtime.getRuntime().availableProcessors() + ")");
-        out.add("CUDA         " + (Torch.cudaAvailable() ? Torch.cudaDeviceCount() + " device(s)" : "not available"));
+        String cuda = LibTorchInfo.cudaRuntime(), cudnn = LibTorchInfo.cudnn();
+        String built = cuda == null ? "CPU-only LibTorch" : "built for CUDA " + cuda + (cudnn == null ? ", no cuDNN" : ", cuDNN " + cudnn);
+        out.add("CUDA         " + (Torch.cudaAvailable() ? Torch.cudaDeviceCount() + " device(s); " : "no device; ") + built);
         return out;
     }
 }

@@ -11,7 +11,9 @@ public final class DeviceOption {
         try {
             return Device.parse(name).check();
         } catch (RuntimeException e) {
-            throw new InvalidInputException("--device " + name + ": " + e.getMessage(), e);
+            // libtorch's own words say what is missing; the operation's name would only repeat the device
+            String why = e instanceof dev.diffinstruct.torch.TorchException te ? te.nativeMessage().strip() : e.getMessage();
+            throw new InvalidInputException("--device " + name + ": " + why, e);
         }
     }
 }
