@@ -19,7 +19,7 @@ ckpt=$(stat -c %s "$MNT/run/checkpoints/ckpt-000000300.zip")
 free=$(df -B1 --output=avail "$MNT" | tail -1)
 fallocate -l $(( free - ckpt / 2 )) "$MNT/filler" 2>/dev/null || dd if=/dev/zero of="$MNT/filler" bs=1 count=0 seek=$(( free - ckpt / 2 )) 2>/dev/null
 set +e
-"$DI" "${ARGS[@]}" --steps 600 --out "$MNT/run" --resume > "$W/full.log" 2>&1
+"$DI" "${ARGS[@]}" --steps 600 --out "$MNT/run" --resume=auto > "$W/full.log" 2>&1
 rc=$?
 set -e
 echo "disk full: exit $rc; $(grep -m1 '^error' "$W/full.log" || echo 'no error line')"

@@ -117,7 +117,7 @@ final class DemoCommand implements Callable<Integer> {
         Tensor[] before = new Tensor[1];
         DistillRunner.Display display = new DistillRunner.Display(quiet, 0, Progress.stdoutIsTerminal());
         try {
-            return DistillRunner.run(cfg, false, display, spec.commandLine().getOut(), spec.commandLine().getErr(), new DistillRunner.Hooks() {
+            return DistillRunner.run(cfg, dev.diffinstruct.trainer.run.Resume.NO, display, spec.commandLine().getOut(), spec.commandLine().getErr(), new DistillRunner.Hooks() {
                 @Override
                 public void before(DistillRun di) {
                     try (Generator g = new Generator(seed + 11)) {

@@ -2,6 +2,7 @@ package dev.diffinstruct.cli;
 
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import dev.diffinstruct.trainer.distill.GeneratorObjective;
+import dev.diffinstruct.trainer.run.Resume;
 import dev.diffinstruct.trainer.distill.IklLoss;
 import picocli.CommandLine.Option;
 
@@ -161,8 +162,9 @@ final class DistillOptions {
             description = "Write a PNG of the generator's samples (the same latents each time) to OUT/snapshots/ every N steps; 0 = never (default: 0; builtin:mixture: 500).")
     Long snapshotEvery;
 
-    @Option(names = "--resume", description = "Continue the run in --out from its latest checkpoint (start fresh if it has none).")
-    boolean resume;
+    @Option(names = "--resume", arity = "0..1", fallbackValue = "on", paramLabel = "auto",
+            description = "Continue the run in --out from its latest checkpoint; an --out without one is an error. --resume=auto: continue if there is a checkpoint, else start fresh (for job schedulers that rerun one command).")
+    String resume;
 
     /** Checks a --config file's keys against {@code spec}'s options, and how the run is shown. */
     DistillRunner.Display display(picocli.CommandLine.Model.CommandSpec spec) {
@@ -176,7 +178,7 @@ final class DistillOptions {
     int run(String generator, picocli.CommandLine.Model.CommandSpec spec) {
         DistillConfig cfg = toConfig(generator);
         cfg.given = GivenOptions.fields(spec);
-        return DistillRunner.run(cfg, resume, display(spec), spec.commandLine().getOut(), spec.commandLine().getErr());
+        return DistillRunner.run(cfg, Resume.of(resume), display(spec), spec.commandLine().getOut(), spec.commandLine().getErr());
     }
 
     /** The configuration: defaults (the mixture's for the built-in teacher), then the options given. */

@@ -10,6 +10,7 @@ import dev.diffinstruct.trainer.distill.DistillRun;
 import dev.diffinstruct.trainer.distill.StepMetrics;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
 import dev.diffinstruct.trainer.metrics.ModeCoverage;
+import dev.diffinstruct.trainer.run.Resume;
 import dev.diffinstruct.trainer.run.TrainingLoop;
 import dev.diffinstruct.trainer.viz.Plots;
 
@@ -47,12 +48,12 @@ final class DistillRunner {
         }
     }
 
-    static int run(DistillConfig cfg, boolean resume, Display display, PrintWriter out, PrintWriter err) {
+    static int run(DistillConfig cfg, Resume resume, Display display, PrintWriter out, PrintWriter err) {
         return run(cfg, resume, display, out, err, new Hooks() {});
     }
 
     /** Runs to the end or to a stop (SIGTERM, Ctrl-C), which writes a checkpoint first. */
-    static int run(DistillConfig cfg, boolean resume, Display display, PrintWriter out, PrintWriter err, Hooks hooks) {
+    static int run(DistillConfig cfg, Resume resume, Display display, PrintWriter out, PrintWriter err, Hooks hooks) {
         // SIGTERM / Ctrl-C (StopRequest): the loop writes a checkpoint at the next step and returns
         try (DistillRun di = DistillRun.open(cfg, resume, RunListener.messages(err))) {
             hooks.before(di);

@@ -2,6 +2,7 @@ package dev.diffinstruct.cli;
 
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.StopRequest;
+import dev.diffinstruct.trainer.run.Resume;
 import dev.diffinstruct.trainer.run.TrainingLoop;
 import dev.diffinstruct.trainer.teacher.TeacherConfig;
 import dev.diffinstruct.trainer.teacher.TeacherMetrics;
@@ -108,8 +109,9 @@ final class TrainTeacherCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress output (errors and the final summary only).")
     boolean quiet;
 
-    @Option(names = "--resume", description = "Continue the run in --out from its latest checkpoint (start fresh if it has none).")
-    boolean resume;
+    @Option(names = "--resume", arity = "0..1", fallbackValue = "on", paramLabel = "auto",
+            description = "Continue the run in --out from its latest checkpoint; an --out without one is an error. --resume=auto: continue if there is a checkpoint, else start fresh (for job schedulers that rerun one command).")
+    String resume;
 
     @Spec
     CommandSpec spec;
@@ -122,7 +124,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         boolean terminal = Progress.stdoutIsTerminal();
         // SIGTERM / Ctrl-C (StopRequest): the loop writes a checkpoint at the next step and returns
-        try (TeacherRun trainer = TeacherRun.open(cfg, resume, RunListener.messages(err))) {
+        try (TeacherRun trainer = TeacherRun.open(cfg, Resume.of(resume), RunListener.messages(err))) {
             if (!quiet) out.println("training " + cfg.model + " on " + trainer.data() + ", " + trainer.model().parameterCount()
                     + " parameters, into " + cfg.out);
             RunListener<TeacherMetrics> listener = new RunListener<>(
@@ -146,7 +148,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
         if (model == null) throw new InvalidInputException("--model UNET.pt is required (e.g. from /usr/bin/python3 models/export_unet.py --out unet.pt)");
         if (out == null) throw new InvalidInputException("--out DIR is required");
         if (data != null) c.data = data;
-        if (!resume) CliIo.inputFile(model, "--model");
+        if (Resume.of(resume) != Resume.YES) CliIo.inputFile(model, "--model"); // a resume reloads the checkpoint's model
         c.model = model.toString();
         c.out = out;
         if (classes != null) c.classes = classes;

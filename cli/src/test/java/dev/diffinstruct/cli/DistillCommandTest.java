@@ -103,6 +103,29 @@ class DistillCommandTest {
     }
 
     @Test
+    void resumeWithoutACheckpointIsAnErrorUnlessAuto() throws Exception {
+        // a mistyped --out with --resume must not train something else and succeed
+        Path typo = dir.resolve("rnu");
+        Cli strict = Cli.run("distill", "--out", typo.toString(), "--steps", "40", "--resume");
+        SamplingCommandsTest.assertOneLineError(strict, "--resume: no checkpoint in " + typo.resolve("checkpoints"));
+        assertTrue(strict.err().contains("--resume=auto"), strict.err());
+        assertFalse(Files.exists(typo), "nothing written for a refused --resume");
+        Cli teacher = Cli.run("train-teacher", "--model", "unused.pt", "--out", typo.toString(), "--steps", "5", "--resume");
+        SamplingCommandsTest.assertOneLineError(teacher, "--resume: no checkpoint in");
+        assertFalse(Files.exists(typo));
+        // --resume=auto: resume if there is a checkpoint, else start fresh (job schedulers rerun one command)
+        Path auto = dir.resolve("auto");
+        Cli fresh = Cli.run("distill", "--out", auto.toString(), "--steps", "20", "--warmup-fake", "5", "--batch", "32", "--hidden", "16",
+                "--ckpt-every", "10", "--resume=auto", "-q");
+        assertEquals(0, fresh.exitCode(), fresh.err());
+        assertTrue(fresh.err().contains("starting a fresh run"), fresh.err());
+        Cli again = Cli.run("distill", "--out", auto.toString(), "--steps", "30", "--ckpt-every", "10", "--resume=auto", "-q");
+        assertEquals(0, again.exitCode(), again.err());
+        assertTrue(again.err().contains("resuming from checkpoints/ckpt-000000020.zip at step 20 of 30"), again.err());
+        SamplingCommandsTest.assertUsageError(Cli.run("distill", "--out", auto.toString(), "--resume=maybe"), "--resume");
+    }
+
+    @Test
     void badInputExitsWithTwoAndOneLine() throws Exception {
         Path t = dir.resolve("bad-teacher.pt");
         try (ScriptModule m = ScriptModule.create("Bad")) {

@@ -72,7 +72,7 @@ class ResumeAcrossProcessesTest {
                 "--fake-steps", "3", "--warmup-fake", "40", "--batch", "64", "--lr-g", "1e-3", "--lr-f", "1e-3",
                 "--ckpt-every", "10", "--log-every", "10", "--seed", "5", "--threads", "1", "-q",
                 "--out", out.toString(), "--steps", String.valueOf(steps)));
-        if (resume) a.add("--resume");
+        if (resume) a.add("--resume=auto"); // a kill may land before the first checkpoint: then it starts afresh
         return a;
     }
 

@@ -15,6 +15,7 @@ import dev.diffinstruct.trainer.diffusion.GeneratorNet;
 import dev.diffinstruct.trainer.diffusion.Shapes;
 import dev.diffinstruct.trainer.diffusion.Teachers;
 import dev.diffinstruct.trainer.run.CheckpointStore;
+import dev.diffinstruct.trainer.run.Resume;
 import dev.diffinstruct.trainer.run.RunFolder;
 import dev.diffinstruct.trainer.run.TrainingListener;
 import dev.diffinstruct.trainer.run.TrainingLoop;
@@ -157,10 +158,16 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
      * checkpoint, and otherwise starts a fresh one (building and checking the networks).
      */
     public static DistillRun open(DistillConfig cfg, boolean resume, TrainingListener<StepMetrics> listener) {
-        if (resume) {
+        return open(cfg, resume ? Resume.IF_ANY : Resume.NO, listener);
+    }
+
+    /** The CLI's entry: resumes as {@code resume} says ({@link Resume}), else starts a fresh run. */
+    public static DistillRun open(DistillConfig cfg, Resume resume, TrainingListener<StepMetrics> listener) {
+        resume.requireCheckpointsIn(cfg.out);
+        if (resume != Resume.NO) {
             Optional<DistillRun> r = resume(cfg, listener);
             if (r.isPresent()) return r.get();
-            listener.onMessage("no checkpoint in " + Path.of(cfg.out).resolve("checkpoints") + ": starting a fresh run");
+            resume.noReadableCheckpoint(cfg.out, listener::onMessage);
         }
         cfg.validate();
         RunFolder.prepare(cfg.out);

@@ -16,6 +16,7 @@ import dev.diffinstruct.trainer.data.ImageDataset;
 import dev.diffinstruct.trainer.diffusion.Denoiser;
 import dev.diffinstruct.trainer.diffusion.Teachers;
 import dev.diffinstruct.trainer.run.CheckpointStore;
+import dev.diffinstruct.trainer.run.Resume;
 import dev.diffinstruct.trainer.run.RunFolder;
 import dev.diffinstruct.trainer.run.TrainingListener;
 import dev.diffinstruct.trainer.run.TrainingLoop;
@@ -165,11 +166,17 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
 
     /** The CLI's entry: resumes when {@code resume} is set and there is a checkpoint, else starts fresh. */
     public static TeacherRun open(TeacherConfig cfg, boolean resume, TrainingListener<TeacherMetrics> listener) {
+        return open(cfg, resume ? Resume.IF_ANY : Resume.NO, listener);
+    }
+
+    /** The CLI's entry: resumes as {@code resume} says ({@link Resume}), else starts a fresh run. */
+    public static TeacherRun open(TeacherConfig cfg, Resume resume, TrainingListener<TeacherMetrics> listener) {
+        resume.requireCheckpointsIn(cfg.out);
         cfg.validate();
-        if (resume) {
+        if (resume != Resume.NO) {
             Optional<TeacherRun> r = resume(cfg, listener);
             if (r.isPresent()) return r.get();
-            listener.onMessage("no checkpoint in " + Path.of(cfg.out).resolve("checkpoints") + ": starting a fresh run");
+            resume.noReadableCheckpoint(cfg.out, listener::onMessage);
         }
         return start(cfg);
     }
