@@ -61,7 +61,8 @@ public final class LibTorchInfo {
 
     /** The CUDA version this LibTorch was built for, e.g. "13.0"; null for a CPU-only build (its build settings tell, also without a GPU). */
     public static String cudaRuntime() {
-        return "1".equals(configValue("USE_CUDA")) || "ON".equals(configValue("USE_CUDA")) ? configValue("CUDA_VERSION") : null;
+        String useCuda = configValue("USE_CUDA");
+        return "1".equals(useCuda) || "ON".equals(useCuda) ? configValue("CUDA_VERSION") : null;
     }
 
     /** The cuDNN this LibTorch was built with, e.g. "9.24.0"; null when it has none. */
@@ -69,9 +70,14 @@ public final class LibTorchInfo {
         return cudaRuntime() == null ? null : configValue("CUDNN_VERSION");
     }
 
+    /** {@link Torch#buildConfig()}, read once: it does not change while the process runs. */
+    private static final class Config {
+        static final String TEXT = Torch.buildConfig();
+    }
+
     /** A {@code KEY=value} entry of the build settings line of {@link Torch#buildConfig()}. */
     private static String configValue(String key) {
-        Matcher m = Pattern.compile("(?:^|[ ,])" + Pattern.quote(key) + "=([^,\\s]+)").matcher(Torch.buildConfig());
+        Matcher m = Pattern.compile("(?:^|[ ,])" + Pattern.quote(key) + "=([^,\\s]+)").matcher(Config.TEXT);
         return m.find() ? m.group(1) : null;
     }
 }

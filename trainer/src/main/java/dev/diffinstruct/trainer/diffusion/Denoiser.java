@@ -44,16 +44,12 @@ public final class Denoiser extends LabelledNet {
     }
 
     /**
-     * Checks the denoiser on a dummy batch of two samples of {@code dataShape} at sigma 0.5 and 2
-     * (classes 0 and 1): it must run, return x's shape and finite values; else one line, naming
-     * {@code name} and, when not null, what it does not {@code fit} (e.g. "--teacher-kind edm and
-     * data shape 2"), with a hint when its forward's arity says --classes is wrong.
+     * Checks a denoiser module of {@code classes} classes on a dummy batch of two samples of
+     * {@code dataShape} at sigma 0.5 and 2 (classes 0 and 1): it must run, return x's shape and
+     * finite values; else one line, naming {@code name} and, when not null, what it does not
+     * {@code fit} (e.g. "--teacher-kind edm and data shape 2"), with a hint when its forward's
+     * arity says --classes is wrong. Static: callers check a module before anything owns it.
      */
-    public void check(String name, String fit, Device device, long[] dataShape) {
-        check(module, classes, name, fit, device, dataShape);
-    }
-
-    /** {@link #check(String, String, Device, long[])} of a module not (yet) held by a Denoiser. */
     public static void check(ScriptModule module, int classes, String name, String fit, Device device, long[] dataShape) {
         for (long d : dataShape)
             if (d <= 0) throw new InvalidInputException("data shape " + Arrays.toString(dataShape) + " must have positive sizes");

@@ -26,17 +26,18 @@ public final class GeneratorNet extends LabelledNet {
     }
 
     /**
-     * Runs the generator on two dummy latents of {@code latentShape} (classes 0 and 1): it must run
-     * and return a finite batch of two; returns the output's shape, else one line naming {@code name}.
+     * Runs a generator module of {@code classes} classes on two dummy latents of {@code latentShape}
+     * (classes 0 and 1): it must run and return a finite batch of two; returns the output's shape,
+     * else one line naming {@code name}. Static: callers check a module before anything owns it.
      */
-    public long[] check(String name, Device device, long[] latentShape) {
+    public static long[] check(ScriptModule module, int classes, String name, Device device, long[] latentShape) {
         try (Scope s = Scope.open()) {
             long[] shape = Shapes.prepend(2, latentShape);
             String call = classes > 0 ? "forward(z, class_labels)" : "forward(z)";
             Tensor y;
             try {
                 Tensor z = Tensor.randn(null, DType.FLOAT32, device, shape);
-                y = forward(z, Denoiser.dummyLabels(classes, device));
+                y = Denoiser.call(module, classes, Denoiser.dummyLabels(classes, device), z);
             } catch (TorchException e) {
                 throw new InvalidInputException(name + ": " + call + " fails on a dummy batch z" + Arrays.toString(shape)
                         + (classes > 0 ? ", class_labels[2, " + classes + "]" : "") + Denoiser.signatureHint(module, 1, classes)

@@ -10,7 +10,6 @@ import dev.diffinstruct.torch.TorchException;
 import dev.diffinstruct.trainer.InvalidInputException;
 
 import java.nio.file.Path;
-import java.util.Arrays;
 
 /**
  * Turns any teacher into the EDM view the trainer and samplers use: a TorchScript module with

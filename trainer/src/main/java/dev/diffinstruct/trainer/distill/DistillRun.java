@@ -70,8 +70,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
         this.latentShape = latentShape.clone();
         this.dataShape = dataShape.clone();
         this.step = new DiffInstruct(cfg, device, teacherStep, this.generator, ema, this.fake, latentShape, dataShape, trainingSeed);
-        this.loop = new TrainingLoop<>(cfg);
-        loop.attach(this);
+        this.loop = new TrainingLoop<>(cfg, this); // it calls back only from run() and checkpoint(), once this is built
         teacher.requiresGrad(false);
         ema.requiresGrad(false);
     }

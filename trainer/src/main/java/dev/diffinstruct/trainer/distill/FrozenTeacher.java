@@ -37,8 +37,7 @@ final class FrozenTeacher {
                 for (int i = 0; i < 4; i++) idx[i] = i % cfg.classes;
                 labels = Tensor.of(idx, 4).oneHot(cfg.classes).to(DType.FLOAT32).to(device);
             }
-            Denoiser a = new Denoiser(frozen, cfg.classes), b = new Denoiser(teacher, cfg.classes); // views: closed below, or handed on
-            if (a.forward(x, sigma, labels).allClose(b.forward(x, sigma, labels), 1e-5, 1e-6)) return frozen;
+            if (Denoiser.forward(frozen, x, sigma, labels).allClose(Denoiser.forward(teacher, x, sigma, labels), 1e-5, 1e-6)) return frozen;
         } catch (RuntimeException e) {
             // not freezable after all
         }

@@ -69,7 +69,7 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
             if (dataShape == null && teacher.hasAttribute("data_shape")) dataShape = teacher.getIntList("data_shape");
             if (userGen != null) Teachers.checkClassesAttribute(userGen, "generator " + cfg.generator, classes);
             if (dataShape == null && userGen != null)
-                dataShape = Shapes.tail(new GeneratorNet(userGen, classes).check("generator " + cfg.generator, device, latentShape));
+                dataShape = Shapes.tail(GeneratorNet.check(userGen, classes, "generator " + cfg.generator, device, latentShape));
             if (dataShape == null)
                 throw new InvalidInputException("cannot tell the data shape of " + teacherName + ": give --data-shape (e.g. 3,32,32)");
             Denoiser.check(teacher, classes, teacherName, null, device, dataShape);
@@ -92,7 +92,7 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
             }
             generator.to(device).requiresGrad(true);
             if (generator.parameterCount() == 0) throw new InvalidInputException("the generator has no trainable parameters");
-            long[] out = Shapes.tail(new GeneratorNet(generator, classes).check("generator", device, latentShape));
+            long[] out = Shapes.tail(GeneratorNet.check(generator, classes, "generator", device, latentShape));
             if (!Arrays.equals(out, dataShape))
                 throw new InvalidInputException("the generator's output shape " + Arrays.toString(out)
                         + " differs from the teacher's data shape " + Arrays.toString(dataShape));

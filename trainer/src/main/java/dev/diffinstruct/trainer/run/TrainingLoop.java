@@ -58,21 +58,17 @@ public final class TrainingLoop<M extends LoggedMetrics<M>> {
     private final RunConfig<?> cfg;
     private final Path out;
     private final CheckpointStore checkpoints;
-    private Trainer<M> trainer;
+    private final Trainer<M> trainer;
     private long step;
     private double wallBefore; // seconds spent in earlier sessions of this run
     private long outputsAt = -1; // the step whose outputs are on disk
 
-    public TrainingLoop(RunConfig<?> cfg) {
+    /** The loop of {@code trainer}, whose configuration is {@code cfg} (the loop only reads it). */
+    public TrainingLoop(RunConfig<?> cfg, Trainer<M> trainer) {
         this.cfg = cfg;
+        this.trainer = trainer;
         this.out = Path.of(cfg.out);
         this.checkpoints = RunFolder.checkpoints(out);
-    }
-
-    /** The trainer whose steps this loop takes (set once, after the trainer is built around the loop's config). */
-    public void attach(Trainer<M> t) {
-        if (trainer != null) throw new IllegalStateException("a trainer is attached already");
-        trainer = t;
     }
 
     /**

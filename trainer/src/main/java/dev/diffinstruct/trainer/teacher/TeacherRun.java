@@ -63,8 +63,7 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
         this.model = new Denoiser(model, cfg.classes);
         this.ema = ema;
         this.step = new TeacherStep(cfg, device, data, this.model, ema);
-        this.loop = new TrainingLoop<>(cfg);
-        loop.attach(this);
+        this.loop = new TrainingLoop<>(cfg, this); // it calls back only from run() and checkpoint(), once this is built
         ema.requiresGrad(false);
     }
 
@@ -233,7 +232,7 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
             Tensor y;
             try {
                 Tensor labels = cfg.classes > 0 ? data.labels().slice(0, 2).oneHot(cfg.classes).to(DType.FLOAT32) : null;
-                y = new Denoiser(model, cfg.classes).forward(x, sigma, labels); // a view: the caller owns model
+                y = Denoiser.forward(model, x, sigma, labels);
             } catch (TorchException e) {
                 throw new InvalidInputException(name + " cannot denoise images of shape " + Arrays.toString(data.imageShape())
                         + " from --data " + cfg.data + (cfg.classes > 0 ? " with " + cfg.classes + " classes" : "") + hint + ": " + Teachers.reason(e), e);
