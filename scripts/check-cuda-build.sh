@@ -5,17 +5,16 @@
 # a copy of the tree (neither ./target nor ~/.m2 change). Needs no GPU; scripts/gpu-check.sh is the GPU test.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${JAVA_HOME:-}" ] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -qE 'version "(2[5-9]|[3-9][0-9])'; then
-  export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
-fi
-export MAVEN_OPTS="${MAVEN_OPTS:---sun-misc-unsafe-memory-access=allow}"
+. "$ROOT/scripts/lib.sh"
 PY=$("$ROOT/scripts/pip-torch.sh" cuda)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/diffinstruct-cuda.XXXXXX")
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK")
 cd "$WORK"
 LIBTORCH_USE_PYTORCH=1 PYTHON="$PY" mvn -q -B package -DskipTests -Dpython="$PY"
-ldd native-shim/target/classes/native/linux-x86_64/libdishim.so | grep -q 'libtorch_cuda' || { echo "check-cuda-build: FAIL: the shim does not load libtorch_cuda" >&2; exit 1; }
+# Read the NEEDED entries into a variable first (see scripts/lib.sh on `| grep -q` and pipefail).
+needed=$(readelf -d native-shim/target/classes/native/linux-x86_64/libdishim.so)
+grep -q 'NEEDED.*\[libtorch_cuda\.so\]' <<<"$needed" || { echo "check-cuda-build: FAIL: the shim does not link libtorch_cuda" >&2; exit 1; }
 run() { "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar cli/target/diffinstruct.jar "$@"; }
 fail() { echo "check-cuda-build: FAIL: $*" >&2; exit 1; }
 version=$(run --version)

@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JEXTRACT_HOME=${JEXTRACT_HOME:-$ROOT/../shared/tools/jextract}
-export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+. "$ROOT/scripts/lib.sh"
 HEADER=$ROOT/native-shim/include/dishim.h
 OUT=$ROOT/bindings/src/generated/java
 PKG=dev.diffinstruct.torch.ffi

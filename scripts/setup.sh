@@ -7,16 +7,13 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 PKGS="libtorch-dev python3-torch python3-numpy libopenblas0-pthread cmake g++ make dataset-fashion-mnist fontconfig fonts-dejavu-core"
 missing=""
-for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"; done
+for p in $PKGS; do [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing="$missing $p"; done
 if [ -n "$missing" ]; then
   echo "setup: installing$missing" >&2
   $SUDO apt-get update -q
   # libopenblas0-pthread: without it Debian's libtorch uses the reference BLAS (~10x slower).
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
-export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
-[ -x "$JAVA_HOME/bin/java" ] || export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
-# Maven 3.8 on JDK 25 warns about sun.misc.Unsafe on every run; the warning is not ours.
-export MAVEN_OPTS="${MAVEN_OPTS:---sun-misc-unsafe-memory-access=allow}"
+. "$ROOT/scripts/lib.sh"
 cd "$ROOT" && mvn -q -B -DskipTests install
 echo "setup: done; ./diffinstruct --version" >&2

@@ -4,10 +4,7 @@
 # tree, so neither ./target folders nor ~/.m2 end up on this LibTorch. Extra args go to Maven.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${JAVA_HOME:-}" ] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -qE 'version "(2[5-9]|[3-9][0-9])'; then
-  export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
-fi
-export MAVEN_OPTS="${MAVEN_OPTS:---sun-misc-unsafe-memory-access=allow}"
+. "$ROOT/scripts/lib.sh"
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 PY=$("$ROOT/scripts/pip-torch.sh" cpu)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/diffinstruct-torch2.XXXXXX")

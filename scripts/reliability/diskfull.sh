@@ -26,7 +26,7 @@ echo "disk full: exit $rc; $(grep -m1 '^error' "$W/full.log" || echo 'no error l
 [ "$rc" -ne 0 ] || { echo "FAIL: the run did not notice the full disk"; exit 1; }
 grep -q 'No space left' "$W/full.log" || { echo "FAIL: the message does not say the disk is full"; cat "$W/full.log"; exit 1; }
 ls "$MNT/run/checkpoints"
-if ls -a "$MNT/run/checkpoints" | grep -q '\.tmp$'; then echo "FAIL: a temporary file was left"; exit 1; fi
+if [ -n "$(find "$MNT/run/checkpoints" -name '*.tmp' -print -quit)" ]; then echo "FAIL: a temporary file was left"; exit 1; fi
 rm "$MNT/filler"
 "$DI" "${ARGS[@]}" --steps 600 --out "$MNT/run" --resume 2>&1 | grep -m1 'resuming from'
 for f in generator.pt generator_ema.pt fake_score.pt; do
