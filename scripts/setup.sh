@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
-PKGS="libtorch-dev python3-torch python3-numpy libopenblas0-pthread cmake g++ make dataset-fashion-mnist fontconfig fonts-dejavu-core"
+PKGS="libtorch-dev libgloo-dev python3-torch python3-numpy libopenblas0-pthread cmake g++ make dataset-fashion-mnist fontconfig fonts-dejavu-core"
 missing=""
 for p in $PKGS; do [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing="$missing $p"; done
 if [ -n "$missing" ]; then

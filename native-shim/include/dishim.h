@@ -25,10 +25,12 @@ typedef struct dt_tensor_s dt_tensor_s;
 typedef struct dt_module_s dt_module_s;
 typedef struct dt_adam_s dt_adam_s;
 typedef struct dt_generator_s dt_generator_s;
+typedef struct dt_group_s dt_group_s;
 typedef dt_tensor_s *dt_tensor;
 typedef dt_module_s *dt_module;
 typedef dt_adam_s *dt_adam;
 typedef dt_generator_s *dt_generator;
+typedef dt_group_s *dt_group;
 
 /* dtypes (values of c10::ScalarType) */
 #define DT_UINT8 0
@@ -321,6 +323,27 @@ int dt_adam_get_lr(dt_adam o, double *out);
 /* Optimiser state (moments, step counts) as bytes (free with dt_buffer_free), and its restore. */
 int dt_adam_save_state(dt_adam o, char **out_data, int64_t *out_len);
 int dt_adam_load_state(dt_adam o, const void *data, int64_t nbytes);
+
+/* ---- process groups (c10d) ------------------------------------------------------------- */
+/* The backends this shim was built with: "gloo", "gloo,nccl", or "" (none). Static string. */
+const char *dt_distributed_backends(void);
+/* Joins a group of `world` processes: rendezvous through a c10d TCPStore at host:port (rank 0
+ * hosts it), then a "gloo" (CPU tensors) or "nccl" (CUDA) process group. Every later call on the
+ * group waits at most timeout_ms; a failure's message names this rank and the ranks found lost. */
+dt_group dt_group_new(const char *backend, const char *host, int port, int rank, int world, int64_t timeout_ms);
+void dt_group_free(dt_group g);
+int dt_group_rank(dt_group g);
+int dt_group_world_size(dt_group g);
+/* In place: the sum over ranks, or the mean when average is non-zero. t must be contiguous. */
+int dt_group_all_reduce(dt_group g, dt_tensor t, int average);
+int dt_group_broadcast(dt_group g, dt_tensor t, int root);
+/* Every rank's t (same shape on all), stacked along a new first dimension. */
+dt_tensor dt_group_all_gather(dt_group g, dt_tensor t);
+int dt_group_barrier(dt_group g);
+/* The mean over ranks of the module's parameter gradients, in place, in one flat buffer. */
+int dt_group_all_reduce_grads(dt_group g, dt_module m);
+/* Rank root's parameters and buffers copied into every rank's module. */
+int dt_group_broadcast_module(dt_group g, dt_module m, int root);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 package dev.diffinstruct.cli;
 
 import dev.diffinstruct.torch.LibTorchInfo;
+import dev.diffinstruct.torch.ProcessGroup;
 import dev.diffinstruct.torch.Torch;
 import picocli.CommandLine;
 
@@ -26,6 +27,10 @@ public final class VersionInfo implements CommandLine.IVersionProvider {
         String cuda = LibTorchInfo.cudaRuntime(), cudnn = LibTorchInfo.cudnn();
         String built = cuda == null ? "CPU-only LibTorch" : "built for CUDA " + cuda + (cudnn == null ? ", no cuDNN" : ", cuDNN " + cudnn);
         out.add("CUDA         " + (Torch.cudaAvailable() ? Torch.cudaDeviceCount() + " device(s); " : "no device; ") + built);
+        List<String> backends = ProcessGroup.backends();
+        out.add("distributed  " + (backends.isEmpty()
+                ? "none (the shim was built without c10d's Gloo headers: apt install libgloo-dev, then rebuild)"
+                : "c10d " + String.join(", ", backends) + " (--nproc-per-node, or torchrun-style RANK/WORLD_SIZE)"));
         return out;
     }
 }

@@ -8564,5 +8564,675 @@ public class Dishim extends Dishim$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class dt_distributed_backends {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_POINTER    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_distributed_backends");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *dt_distributed_backends()
+     * }
+     */
+    public static FunctionDescriptor dt_distributed_backends$descriptor() {
+        return dt_distributed_backends.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *dt_distributed_backends()
+     * }
+     */
+    public static MethodHandle dt_distributed_backends$handle() {
+        return dt_distributed_backends.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *dt_distributed_backends()
+     * }
+     */
+    public static MemorySegment dt_distributed_backends$address() {
+        return dt_distributed_backends.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *dt_distributed_backends()
+     * }
+     */
+    public static MemorySegment dt_distributed_backends() {
+        var mh$ = dt_distributed_backends.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_distributed_backends");
+            }
+            return (MemorySegment)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_group_new {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_POINTER,
+            Dishim.C_POINTER,
+            Dishim.C_POINTER,
+            Dishim.C_INT,
+            Dishim.C_INT,
+            Dishim.C_INT,
+            Dishim.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_group_new");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dt_group dt_group_new(const char *backend, const char *host, int port, int rank, int world, int64_t timeout_ms)
+     * }
+     */
+    public static FunctionDescriptor dt_group_new$descriptor() {
+        return dt_group_new.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dt_group dt_group_new(const char *backend, const char *host, int port, int rank, int world, int64_t timeout_ms)
+     * }
+     */
+    public static MethodHandle dt_group_new$handle() {
+        return dt_group_new.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dt_group dt_group_new(const char *backend, const char *host, int port, int rank, int world, int64_t timeout_ms)
+     * }
+     */
+    public static MemorySegment dt_group_new$address() {
+        return dt_group_new.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dt_group dt_group_new(const char *backend, const char *host, int port, int rank, int world, int64_t timeout_ms)
+     * }
+     */
+    public static MemorySegment dt_group_new(MemorySegment backend, MemorySegment host, int port, int rank, int world, long timeout_ms) {
+        var mh$ = dt_group_new.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_group_new", backend, host, port, rank, world, timeout_ms);
+            }
+            return (MemorySegment)mh$.invokeExact(backend, host, port, rank, world, timeout_ms);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_group_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_group_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void dt_group_free(dt_group g)
+     * }
+     */
+    public static FunctionDescriptor dt_group_free$descriptor() {
+        return dt_group_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void dt_group_free(dt_group g)
+     * }
+     */
+    public static MethodHandle dt_group_free$handle() {
+        return dt_group_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void dt_group_free(dt_group g)
+     * }
+     */
+    public static MemorySegment dt_group_free$address() {
+        return dt_group_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void dt_group_free(dt_group g)
+     * }
+     */
+    public static void dt_group_free(MemorySegment g) {
+        var mh$ = dt_group_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_group_free", g);
+            }
+            mh$.invokeExact(g);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_group_rank {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_group_rank");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_group_rank(dt_group g)
+     * }
+     */
+    public static FunctionDescriptor dt_group_rank$descriptor() {
+        return dt_group_rank.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_group_rank(dt_group g)
+     * }
+     */
+    public static MethodHandle dt_group_rank$handle() {
+        return dt_group_rank.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_group_rank(dt_group g)
+     * }
+     */
+    public static MemorySegment dt_group_rank$address() {
+        return dt_group_rank.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_group_rank(dt_group g)
+     * }
+     */
+    public static int dt_group_rank(MemorySegment g) {
+        var mh$ = dt_group_rank.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_group_rank", g);
+            }
+            return (int)mh$.invokeExact(g);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_group_world_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_group_world_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_group_world_size(dt_group g)
+     * }
+     */
+    public static FunctionDescriptor dt_group_world_size$descriptor() {
+        return dt_group_world_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_group_world_size(dt_group g)
+     * }
+     */
+    public static MethodHandle dt_group_world_size$handle() {
+        return dt_group_world_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_group_world_size(dt_group g)
+     * }
+     */
+    public static MemorySegment dt_group_world_size$address() {
+        return dt_group_world_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_group_world_size(dt_group g)
+     * }
+     */
+    public static int dt_group_world_size(MemorySegment g) {
+        var mh$ = dt_group_world_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_group_world_size", g);
+            }
+            return (int)mh$.invokeExact(g);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_group_all_reduce {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER,
+            Dishim.C_POINTER,
+            Dishim.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_group_all_reduce");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_group_all_reduce(dt_group g, dt_tensor t, int average)
+     * }
+     */
+    public static FunctionDescriptor dt_group_all_reduce$descriptor() {
+        return dt_group_all_reduce.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_group_all_reduce(dt_group g, dt_tensor t, int average)
+     * }
+     */
+    public static MethodHandle dt_group_all_reduce$handle() {
+        return dt_group_all_reduce.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_group_all_reduce(dt_group g, dt_tensor t, int average)
+     * }
+     */
+    public static MemorySegment dt_group_all_reduce$address() {
+        return dt_group_all_reduce.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_group_all_reduce(dt_group g, dt_tensor t, int average)
+     * }
+     */
+    public static int dt_group_all_reduce(MemorySegment g, MemorySegment t, int average) {
+        var mh$ = dt_group_all_reduce.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_group_all_reduce", g, t, average);
+            }
+            return (int)mh$.invokeExact(g, t, average);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_group_broadcast {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER,
+            Dishim.C_POINTER,
+            Dishim.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_group_broadcast");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_group_broadcast(dt_group g, dt_tensor t, int root)
+     * }
+     */
+    public static FunctionDescriptor dt_group_broadcast$descriptor() {
+        return dt_group_broadcast.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_group_broadcast(dt_group g, dt_tensor t, int root)
+     * }
+     */
+    public static MethodHandle dt_group_broadcast$handle() {
+        return dt_group_broadcast.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_group_broadcast(dt_group g, dt_tensor t, int root)
+     * }
+     */
+    public static MemorySegment dt_group_broadcast$address() {
+        return dt_group_broadcast.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_group_broadcast(dt_group g, dt_tensor t, int root)
+     * }
+     */
+    public static int dt_group_broadcast(MemorySegment g, MemorySegment t, int root) {
+        var mh$ = dt_group_broadcast.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_group_broadcast", g, t, root);
+            }
+            return (int)mh$.invokeExact(g, t, root);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_group_all_gather {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_POINTER,
+            Dishim.C_POINTER,
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_group_all_gather");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dt_tensor dt_group_all_gather(dt_group g, dt_tensor t)
+     * }
+     */
+    public static FunctionDescriptor dt_group_all_gather$descriptor() {
+        return dt_group_all_gather.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dt_tensor dt_group_all_gather(dt_group g, dt_tensor t)
+     * }
+     */
+    public static MethodHandle dt_group_all_gather$handle() {
+        return dt_group_all_gather.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dt_tensor dt_group_all_gather(dt_group g, dt_tensor t)
+     * }
+     */
+    public static MemorySegment dt_group_all_gather$address() {
+        return dt_group_all_gather.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dt_tensor dt_group_all_gather(dt_group g, dt_tensor t)
+     * }
+     */
+    public static MemorySegment dt_group_all_gather(MemorySegment g, MemorySegment t) {
+        var mh$ = dt_group_all_gather.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_group_all_gather", g, t);
+            }
+            return (MemorySegment)mh$.invokeExact(g, t);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_group_barrier {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_group_barrier");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_group_barrier(dt_group g)
+     * }
+     */
+    public static FunctionDescriptor dt_group_barrier$descriptor() {
+        return dt_group_barrier.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_group_barrier(dt_group g)
+     * }
+     */
+    public static MethodHandle dt_group_barrier$handle() {
+        return dt_group_barrier.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_group_barrier(dt_group g)
+     * }
+     */
+    public static MemorySegment dt_group_barrier$address() {
+        return dt_group_barrier.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_group_barrier(dt_group g)
+     * }
+     */
+    public static int dt_group_barrier(MemorySegment g) {
+        var mh$ = dt_group_barrier.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_group_barrier", g);
+            }
+            return (int)mh$.invokeExact(g);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_group_all_reduce_grads {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER,
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_group_all_reduce_grads");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_group_all_reduce_grads(dt_group g, dt_module m)
+     * }
+     */
+    public static FunctionDescriptor dt_group_all_reduce_grads$descriptor() {
+        return dt_group_all_reduce_grads.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_group_all_reduce_grads(dt_group g, dt_module m)
+     * }
+     */
+    public static MethodHandle dt_group_all_reduce_grads$handle() {
+        return dt_group_all_reduce_grads.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_group_all_reduce_grads(dt_group g, dt_module m)
+     * }
+     */
+    public static MemorySegment dt_group_all_reduce_grads$address() {
+        return dt_group_all_reduce_grads.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_group_all_reduce_grads(dt_group g, dt_module m)
+     * }
+     */
+    public static int dt_group_all_reduce_grads(MemorySegment g, MemorySegment m) {
+        var mh$ = dt_group_all_reduce_grads.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_group_all_reduce_grads", g, m);
+            }
+            return (int)mh$.invokeExact(g, m);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_group_broadcast_module {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER,
+            Dishim.C_POINTER,
+            Dishim.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_group_broadcast_module");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_group_broadcast_module(dt_group g, dt_module m, int root)
+     * }
+     */
+    public static FunctionDescriptor dt_group_broadcast_module$descriptor() {
+        return dt_group_broadcast_module.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_group_broadcast_module(dt_group g, dt_module m, int root)
+     * }
+     */
+    public static MethodHandle dt_group_broadcast_module$handle() {
+        return dt_group_broadcast_module.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_group_broadcast_module(dt_group g, dt_module m, int root)
+     * }
+     */
+    public static MemorySegment dt_group_broadcast_module$address() {
+        return dt_group_broadcast_module.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_group_broadcast_module(dt_group g, dt_module m, int root)
+     * }
+     */
+    public static int dt_group_broadcast_module(MemorySegment g, MemorySegment m, int root) {
+        var mh$ = dt_group_broadcast_module.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_group_broadcast_module", g, m, root);
+            }
+            return (int)mh$.invokeExact(g, m, root);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 
