@@ -22,6 +22,11 @@ TORCH_API bool getGraphExecutorOptimize();
 
 using namespace dishim::internal;
 
+void dishim::internal::apply_thread_settings() {
+  torch::jit::setGraphExecutorOptimize(want_graph_optimize.load());
+  at::globalContext().setFlushDenormal(want_flush_denormal.load());
+}
+
 namespace {
 thread_local std::string last_error;
 }  // namespace
@@ -50,7 +55,8 @@ int dt_set_num_threads(int n) {
         at::set_num_threads(n); return 0;)
 }
 int dt_set_flush_denormal(int on) {
-  GUARD(-1, return at::globalContext().setFlushDenormal(on != 0) ? 0 : -1;)
+  GUARD(-1, if (!at::globalContext().setFlushDenormal(on != 0)) return -1;
+        want_flush_denormal = on != 0; settings_generation++; return 0;)
 }
 int dt_set_grad_enabled(int on) {
   GUARD(-1, bool prev = at::GradMode::is_enabled(); at::GradMode::set_enabled(on != 0);
@@ -58,8 +64,8 @@ int dt_set_grad_enabled(int on) {
 }
 int dt_is_grad_enabled(void) { GUARD(-1, return at::GradMode::is_enabled() ? 1 : 0;) }
 int dt_set_graph_executor_optimize(int on) {
-  GUARD(-1, bool prev = torch::jit::getGraphExecutorOptimize();
-        torch::jit::setGraphExecutorOptimize(on != 0); return prev ? 1 : 0;)
+  GUARD(-1, bool prev = torch::jit::getGraphExecutorOptimize(); want_graph_optimize = on != 0;
+        settings_generation++; torch::jit::setGraphExecutorOptimize(on != 0); return prev ? 1 : 0;)
 }
 int dt_check_device(const char *device) { GUARD(-1, device_of(device); return 0;) }
 int dt_live_handles(int64_t *out4) {

@@ -71,8 +71,25 @@ namespace internal {
 // Stores the message that dt_last_error returns (thread-local, in runtime.cpp).
 void set_error(const char *msg);
 
+// Settings the API makes process-wide but libtorch keeps per thread (the graph executor's
+// optimisation flag is thread_local; denormal flushing lives in each thread's MXCSR): each call
+// brings its thread up to date first, so that a Java thread other than the one that loaded the
+// library (a rank of a test, a user's worker) computes exactly what the main thread would.
+inline std::atomic<uint32_t> settings_generation{0};
+inline std::atomic<bool> want_flush_denormal{false}, want_graph_optimize{true};
+void apply_thread_settings();  // runtime.cpp
+inline void sync_thread_settings() {
+  thread_local uint32_t seen = UINT32_MAX;
+  uint32_t g = settings_generation.load(std::memory_order_acquire);
+  if (seen != g) {
+    seen = g;
+    apply_thread_settings();
+  }
+}
+
 #define GUARD(fail, ...)                                           \
   try {                                                            \
+    dishim::internal::sync_thread_settings();                      \
     __VA_ARGS__                                                    \
   } catch (const c10::Error &e) {                                  \
     dishim::internal::set_error(e.what_without_backtrace());       \

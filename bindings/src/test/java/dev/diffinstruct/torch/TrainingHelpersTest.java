@@ -100,4 +100,16 @@ class TrainingHelpersTest {
             assertArrayEquals(first, Tensor.randn(null, 4).toFloatArray());
         }
     }
+
+    @Test
+    void processWideSettingsHoldOnEveryThread() throws Exception {
+        // libtorch keeps the graph executor's flag per thread; the shim applies the process-wide
+        // setting (off, since loading) on each thread's first call, so a fresh thread sees "off"
+        var pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            assertFalse(pool.submit(() -> Torch.setGraphExecutorOptimize(false)).get(), "a new thread had the optimisation on");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }

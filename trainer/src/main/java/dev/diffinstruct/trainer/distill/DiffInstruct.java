@@ -14,8 +14,11 @@ import dev.diffinstruct.trainer.diffusion.GeneratorNet;
 import dev.diffinstruct.trainer.diffusion.Shapes;
 import dev.diffinstruct.trainer.diffusion.SigmaSampler;
 import dev.diffinstruct.trainer.run.TrainingListener;
+import dev.diffinstruct.trainer.run.World;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -28,6 +31,11 @@ import java.util.Map;
  * moves the generator along w(sigma) (score_phi - score_teacher) at noisy generator samples, then
  * updates the EMA of the generator. All randomness comes from one seeded {@link Generator} plus
  * libtorch's default generator (dropout); {@link DistillRun} checkpoints both and owns the networks.
+ *
+ * <p>Data-parallel ({@link World} of several ranks): each rank draws its share of the global
+ * {@code --batch} from its own stream, and the gradients of both networks are averaged over the
+ * ranks before every update, so all ranks take the same update: the one a single process would
+ * take on the whole batch (to float rounding).
  */
 public final class DiffInstruct implements AutoCloseable {
     private final DistillConfig cfg;
@@ -38,6 +46,11 @@ public final class DiffInstruct implements AutoCloseable {
     private final long[] latentShape, dataShape;
     final Adam optG, optF;
     final Generator rng;
+    /** The noise streams of this process's shares of the batch: one (the rank's), or several in a test's reference run. */
+    private final Generator[] streams;
+    private final World world;
+    /** This rank's share of --batch. */
+    private final long localBatch;
     private final SigmaSampler sigmas;
     private final GeneratorObjective objective;
     private final DenoisingScoreMatchingLoss dsm;
@@ -50,7 +63,7 @@ public final class DiffInstruct implements AutoCloseable {
 
     /** {@code teacher}: the teacher as the step calls it (maybe a frozen copy); the networks stay the caller's. */
     DiffInstruct(DistillConfig cfg, Device device, Denoiser teacher, GeneratorNet generator, ScriptModule ema, Denoiser fake,
-                 long[] latentShape, long[] dataShape, long trainingSeed) {
+                 long[] latentShape, long[] dataShape, World world, long... streamSeeds) {
         this.cfg = cfg;
         this.device = device;
         this.teacher = teacher;
@@ -63,7 +76,14 @@ public final class DiffInstruct implements AutoCloseable {
         this.objective = GeneratorObjective.of(cfg);
         this.dsm = new DenoisingScoreMatchingLoss(cfg.sigmaData);
         this.emaBeta = cfg.emaHalflife > 0 ? Math.pow(0.5, cfg.batch / cfg.emaHalflife) : 0;
-        this.rng = new Generator(trainingSeed, device);
+        this.world = world;
+        if (cfg.batch % world.size() != 0)
+            throw new IllegalArgumentException("--batch " + cfg.batch + " is the global batch: it must divide among the " + world.size() + " processes");
+        this.localBatch = cfg.batch / world.size();
+        if (localBatch % streamSeeds.length != 0) throw new IllegalArgumentException("batch share " + localBatch + " does not split into " + streamSeeds.length + " streams");
+        this.streams = new Generator[streamSeeds.length];
+        for (int i = 0; i < streams.length; i++) streams[i] = new Generator(streamSeeds[i], device);
+        this.rng = streams[0];
         try (Scope s = Scope.open()) {
             this.optG = new Adam(generator.module().parameters(), Adam.Options.lr(cfg.lrG).betas(cfg.beta1, cfg.beta2));
             this.optF = new Adam(fake.module().parameters(), Adam.Options.lr(cfg.lrF).betas(cfg.beta1, cfg.beta2));
@@ -79,7 +99,7 @@ public final class DiffInstruct implements AutoCloseable {
     StepMetrics step(long step, boolean logging, TrainingListener<StepMetrics> listener) {
         this.step = step;
         try (Scope scope = Scope.open()) {
-            long n = cfg.batch;
+            long n = localBatch;
 
             // 1. Fake score: denoising score matching on fresh, detached generator samples.
             Tensor lossF = null;
@@ -90,8 +110,8 @@ public final class DiffInstruct implements AutoCloseable {
                 try (var noGrad = Torch.noGrad()) {
                     x = generator.forward(latents(n), labels);
                 }
-                Tensor sigma = sigmas.sample(rng, n);
-                Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, x.shape());
+                Tensor sigma = draw(n, sigmas::sample);
+                Tensor eps = randn(n, dataShape);
                 lossF = dsm.loss(fake, x, sigma, eps, labels);
                 optF.zeroGrad();
                 lossF.backward();
@@ -103,8 +123,8 @@ public final class DiffInstruct implements AutoCloseable {
             //    grad_x = w(sigma) (score_fake - score_teacher)(x_sigma) through the objective's surrogate loss.
             Tensor labels = labels(n);
             Tensor z = latents(n);
-            Tensor sigma = sigmas.sample(rng, n);
-            Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, Shapes.prepend(n, dataShape));
+            Tensor sigma = draw(n, sigmas::sample);
+            Tensor eps = randn(n, dataShape);
             Tensor lossG = generatorLoss(generator, teacher, fake, objective, cfg.trainMode, z, sigma, eps, labels);
             optG.zeroGrad();
             lossG.backward();
@@ -151,14 +171,34 @@ public final class DiffInstruct implements AutoCloseable {
         if (cfg.classes == 0) return null;
         Tensor out;
         try (Scope s = Scope.open()) {
-            out = s.keep(Tensor.randint(rng, 0, cfg.classes, n).oneHot(cfg.classes).to(DType.FLOAT32));
+            out = s.keep(draw(n, (g, k) -> Tensor.randint(g, 0, cfg.classes, k)).oneHot(cfg.classes).to(DType.FLOAT32));
         }
         return out;
     }
 
     /** Standard normal latents [n, *latent_shape] from the training generator. */
     private Tensor latents(long n) {
-        return Tensor.randn(rng, DType.FLOAT32, device, Shapes.prepend(n, latentShape));
+        return randn(n, latentShape);
+    }
+
+    private Tensor randn(long n, long[] tail) {
+        return draw(n, (g, k) -> Tensor.randn(g, DType.FLOAT32, device, Shapes.prepend(k, tail)));
+    }
+
+    /** n draws: from the one stream, or n / streams from each stream in turn, concatenated. */
+    private Tensor draw(long n, Draw d) {
+        if (streams.length == 1) return d.of(rng, n);
+        Tensor out;
+        try (Scope s = Scope.open()) {
+            List<Tensor> parts = new ArrayList<>();
+            for (Generator g : streams) parts.add(d.of(g, n / streams.length));
+            out = s.keep(Tensor.cat(parts, 0));
+        }
+        return out;
+    }
+
+    private interface Draw {
+        Tensor of(Generator g, long n);
     }
 
     /**
@@ -167,6 +207,7 @@ public final class DiffInstruct implements AutoCloseable {
      * Returns the gradient norm before clipping.
      */
     private double guardedStep(Adam opt, ScriptModule net, String name, TrainingListener<StepMetrics> listener) {
+        world.averageGradients(net); // every rank then has the same gradient, norm and verdict below
         double norm = net.clipGradNorm(cfg.gradClip > 0 ? cfg.gradClip : Double.POSITIVE_INFINITY);
         if (!Double.isFinite(norm)) {
             opt.zeroGrad(); // the update is never applied: parameters and checkpoints stay finite
@@ -195,10 +236,16 @@ public final class DiffInstruct implements AutoCloseable {
     }
 
     private StepMetrics metrics(Tensor lossG, Tensor lossF, double gradNormG, double gradNormF, Tensor sigma) {
-        return new StepMetrics(step, lossG == null ? Double.NaN : lossG.item(), lossF == null ? Double.NaN : lossF.item(),
+        // losses averaged over the ranks (a collective: every rank logs the same steps)
+        return new StepMetrics(step, lossG == null ? Double.NaN : world.mean(lossG.item()), lossF == null ? Double.NaN : world.mean(lossF.item()),
                 gradNormG, gradNormF,
                 sigma == null ? Double.NaN : sigma.mean().item(), sigma == null ? Double.NaN : sigma.min().item(),
                 sigma == null ? Double.NaN : sigma.max().item(), skipped, Double.NaN, Double.NaN);
+    }
+
+    /** The state of this rank's noise stream. */
+    byte[] rngState() {
+        return rng.state();
     }
 
     /** The optimiser and RNG states, as checkpoint parts. */
@@ -212,6 +259,6 @@ public final class DiffInstruct implements AutoCloseable {
     public void close() {
         optG.close();
         optF.close();
-        rng.close();
+        for (Generator g : streams) g.close();
     }
 }

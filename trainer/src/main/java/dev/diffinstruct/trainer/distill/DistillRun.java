@@ -19,6 +19,7 @@ import dev.diffinstruct.trainer.run.Resume;
 import dev.diffinstruct.trainer.run.RunFolder;
 import dev.diffinstruct.trainer.run.TrainingListener;
 import dev.diffinstruct.trainer.run.TrainingLoop;
+import dev.diffinstruct.trainer.run.World;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -52,10 +53,12 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
     private final long[] latentShape, dataShape;
     private final DiffInstruct step;
     private final TrainingLoop<StepMetrics> loop;
+    private final World world;
 
     private DistillRun(DistillConfig cfg, ScriptModule teacher, ScriptModule generator, ScriptModule ema, ScriptModule fake,
-                       long[] latentShape, long[] dataShape, long trainingSeed) {
+                       long[] latentShape, long[] dataShape, World world, long... streamSeeds) {
         this.cfg = cfg;
+        this.world = world;
         this.out = Path.of(cfg.out);
         this.device = DeviceOption.parse(cfg.device);
         this.teacher = new Denoiser(teacher, cfg.classes);
@@ -69,8 +72,8 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
         this.fake = new Denoiser(fake, cfg.classes);
         this.latentShape = latentShape.clone();
         this.dataShape = dataShape.clone();
-        this.step = new DiffInstruct(cfg, device, teacherStep, this.generator, ema, this.fake, latentShape, dataShape, trainingSeed);
-        this.loop = new TrainingLoop<>(cfg, this); // it calls back only from run() and checkpoint(), once this is built
+        this.step = new DiffInstruct(cfg, device, teacherStep, this.generator, ema, this.fake, latentShape, dataShape, world, streamSeeds);
+        this.loop = new TrainingLoop<>(cfg, this, world); // it calls back only from run() and checkpoint(), once this is built
         teacher.requiresGrad(false);
         ema.requiresGrad(false);
     }
@@ -82,16 +85,39 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
      * run). Refuses an output folder that already holds a run's checkpoints.
      */
     public static DistillRun start(DistillConfig cfg, Networks nets) {
+        return start(cfg, nets, World.SINGLE);
+    }
+
+    /**
+     * Starts rank {@code world.rank()} of a fresh data-parallel run: every rank builds the networks,
+     * then takes rank 0's parameters, and draws its noise from its own stream.
+     */
+    public static DistillRun start(DistillConfig cfg, Networks nets, World world) {
+        return start(cfg, nets, world, trainingStream(cfg.seed, world.rank()));
+    }
+
+    /** A start with the given noise streams (a test's single-process reference of a multi-rank run uses several). */
+    static DistillRun start(DistillConfig cfg, Networks nets, World world, long... streamSeeds) {
         cfg.validate();
-        Path out = RunFolder.prepare(cfg.out);
+        Path out = world.isMain() ? RunFolder.prepare(cfg.out) : Path.of(cfg.out);
         RunFolder.requireNoRun(out, cfg.out);
-        Torch.manualSeed(cfg.seed);
+        world.barrier(); // every rank has checked the folder before rank 0 writes into it
+        Torch.manualSeed(world.rank() == 0 ? cfg.seed : Networks.seed(cfg.seed, STREAM_DROPOUT + 16 * world.rank()));
+        world.broadcastFromMain(nets.generator());
+        world.broadcastFromMain(nets.fake());
         ScriptModule ema = nets.generator().trainableCopy();
         DistillRun run = new DistillRun(cfg.copy(), nets.teacher(), nets.generator(), ema, nets.fake(),
-                nets.latentShape(), nets.dataShape(), Networks.seed(cfg.seed, Networks.STREAM_TRAINING));
+                nets.latentShape(), nets.dataShape(), world, streamSeeds);
         run.writeConfig();
         return run;
     }
+
+    /** Rank 0's is the single-process stream, so a run of one process is what it always was. */
+    static long trainingStream(long seed, int rank) {
+        return Networks.seed(seed, Networks.STREAM_TRAINING + 16 * rank);
+    }
+
+    private static final int STREAM_DROPOUT = 4;
 
     /**
      * Continues the run in {@code requested.out} from its newest readable checkpoint, with the
@@ -101,13 +127,19 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
      * from the checkpoint's configuration. Empty if there is no checkpoint.
      */
     public static Optional<DistillRun> resume(DistillConfig requested, TrainingListener<StepMetrics> listener) {
-        requested.validate();
-        Path out = RunFolder.prepare(requested.out);
-        Optional<CheckpointStore.Checkpoint> found = TrainingLoop.latest(out, listener::onMessage, PARTS);
-        return found.map(c -> CheckpointStore.resumeFrom(c, ck -> resume(ck, requested, listener)));
+        return resume(requested, listener, World.SINGLE);
     }
 
-    private static DistillRun resume(CheckpointStore.Checkpoint c, DistillConfig requested, TrainingListener<StepMetrics> listener) {
+    /** Rank {@code world.rank()}'s resume: every rank reads the same checkpoint (--out on a file system all ranks see). */
+    public static Optional<DistillRun> resume(DistillConfig requested, TrainingListener<StepMetrics> listener, World world) {
+        requested.validate();
+        Path out = world.isMain() ? RunFolder.prepare(requested.out) : Path.of(requested.out);
+        Optional<CheckpointStore.Checkpoint> found = TrainingLoop.latest(out, listener::onMessage, PARTS);
+        return found.map(c -> CheckpointStore.resumeFrom(c, ck -> resume(ck, requested, listener, world)));
+    }
+
+    private static DistillRun resume(CheckpointStore.Checkpoint c, DistillConfig requested, TrainingListener<StepMetrics> listener,
+                                     World world) {
         DistillConfig saved = DistillConfig.fromJson(RunFolder.text(c.part("config.json")));
         Set<String> changeable = new java.util.HashSet<>(RESUMABLE);
         for (String lr : new String[] {"lrG", "lrF"}) if (requested.gave(lr)) changeable.add(lr);
@@ -134,14 +166,26 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
             generator = ScriptModule.load(c.part("generator.pt"), device).requiresGrad(true);
             ema = ScriptModule.load(c.part("generator_ema.pt"), device);
             fake = ScriptModule.load(c.part("fake.pt"), device).requiresGrad(true);
-            DistillRun run = new DistillRun(cfg, teacher, generator, ema, fake, latent, data, 0);
+            DistillRun run = new DistillRun(cfg, teacher, generator, ema, fake, latent, data, world, 0);
             DiffInstruct s = run.step;
             s.optG.loadState(c.part("adam_generator.bin"));
             s.optF.loadState(c.part("adam_fake.bin"));
             s.optG.setLr(cfg.lrG); // the saved state carries the old rate; cfg's is the one to use
             s.optF.setLr(cfg.lrF);
-            s.rng.setState(c.part("rng.bin"));
-            Torch.setRngState(c.part("torch_rng.bin"));
+            int savedWorld = state.has("world_size") ? state.get("world_size").getAsInt() : 1;
+            if (savedWorld != world.size())
+                listener.onMessage("resuming a run of " + savedWorld + " process(es) on " + world.size()
+                        + ": it continues, but not bit-exactly (the batch splits into other noise streams)");
+            String suffix = world.rank() == 0 ? "" : ".rank" + world.rank();
+            if (world.rank() < savedWorld) {
+                s.rng.setState(c.part("rng" + suffix + ".bin"));
+                Torch.setRngState(c.part("torch_rng" + suffix + ".bin"));
+            } else { // a rank the run did not have: a fresh stream of its own, seeded by the rank and step
+                try (Generator fresh = new Generator(Networks.seed(trainingStream(cfg.seed, world.rank()), (int) c.step()))) {
+                    s.rng.setState(fresh.state());
+                }
+                Torch.manualSeed(Networks.seed(cfg.seed, STREAM_DROPOUT + 16 * world.rank() + 65536 * (int) c.step()));
+            }
             s.skipped = state.get("skipped").getAsLong();
             run.writeConfig();
             run.loop.restore(c, state, listener::onMessage);
@@ -162,17 +206,22 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
 
     /** The CLI's entry: resumes as {@code resume} says ({@link Resume}), else starts a fresh run. */
     public static DistillRun open(DistillConfig cfg, Resume resume, TrainingListener<StepMetrics> listener) {
+        return open(cfg, resume, listener, World.SINGLE);
+    }
+
+    /** The CLI's entry for rank {@code world.rank()} of a data-parallel run. */
+    public static DistillRun open(DistillConfig cfg, Resume resume, TrainingListener<StepMetrics> listener, World world) {
         resume.requireCheckpointsIn(cfg.out);
         if (resume != Resume.NO) {
-            Optional<DistillRun> r = resume(cfg, listener);
+            Optional<DistillRun> r = resume(cfg, listener, world);
             if (r.isPresent()) return r.get();
             resume.noReadableCheckpoint(cfg.out, listener::onMessage);
         }
         cfg.validate();
-        RunFolder.prepare(cfg.out);
+        if (world.isMain()) RunFolder.prepare(cfg.out);
         Networks nets = Networks.resolve(cfg);
         try {
-            return start(cfg, nets);
+            return start(cfg, nets, world);
         } catch (RuntimeException e) {
             nets.close();
             throw e;
@@ -214,6 +263,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("latent_shape", latentShape);
         s.put("data_shape", dataShape);
+        if (world.size() > 1) s.put("world_size", world.size());
         return s;
     }
 
@@ -226,11 +276,19 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
                         + (m == fake.module() ? "fake score" : m == ema.module() ? "EMA generator" : "generator")
                         + " has non-finite parameters; no checkpoint written, the last one is clean");
         Map<String, byte[]> parts = new LinkedHashMap<>();
+        // every rank's random states (a collective), so that a resume with as many ranks is exact;
+        // the networks and optimisers are the same on all ranks: rank 0's are saved
+        byte[][] rng = world.gather(step.rngState()), torchRng = world.gather(Torch.rngState());
+        if (!world.isMain()) return parts;
         parts.put("generator.pt", generator.module().toBytes());
         parts.put("generator_ema.pt", ema.module().toBytes());
         parts.put("fake.pt", fake.module().toBytes());
         step.saveState(parts);
-        parts.put("torch_rng.bin", Torch.rngState());
+        parts.put("torch_rng.bin", torchRng[0]);
+        for (int r = 1; r < world.size(); r++) {
+            parts.put("rng.rank" + r + ".bin", rng[r]);
+            parts.put("torch_rng.rank" + r + ".bin", torchRng[r]);
+        }
         return parts;
     }
 
@@ -262,7 +320,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
     }
 
     private void writeConfig() {
-        RunFolder.writeConfig(out, cfg.toJson());
+        if (world.isMain()) RunFolder.writeConfig(out, cfg.toJson());
     }
 
     // ---- access ----------------------------------------------------------------------------------

@@ -59,14 +59,25 @@ public final class TrainingLoop<M extends LoggedMetrics<M>> {
     private final Path out;
     private final CheckpointStore checkpoints;
     private final Trainer<M> trainer;
+    private final World world;
     private long step;
     private double wallBefore; // seconds spent in earlier sessions of this run
     private long outputsAt = -1; // the step whose outputs are on disk
 
     /** The loop of {@code trainer}, whose configuration is {@code cfg} (the loop only reads it). */
     public TrainingLoop(RunConfig<?> cfg, Trainer<M> trainer) {
+        this(cfg, trainer, World.SINGLE);
+    }
+
+    /**
+     * The loop of one rank of {@code world}: every rank takes the same steps and stops at the same
+     * one (the stop request is agreed on at every step); rank 0 alone writes metrics.jsonl,
+     * checkpoints and outputs.
+     */
+    public TrainingLoop(RunConfig<?> cfg, Trainer<M> trainer, World world) {
         this.cfg = cfg;
         this.trainer = trainer;
+        this.world = world;
         this.out = Path.of(cfg.out);
         this.checkpoints = RunFolder.checkpoints(out);
     }
@@ -80,9 +91,9 @@ public final class TrainingLoop<M extends LoggedMetrics<M>> {
         trainer.setModes();
         long session = System.nanoTime();
         long lastLogTime = session, lastLogStep = step;
-        try (MetricsLog metrics = MetricsLog.open(out.resolve("metrics.jsonl"), step)) {
+        try (MetricsLog metrics = world.isMain() ? MetricsLog.open(out.resolve("metrics.jsonl"), step) : null) {
             while (step < cfg.steps) {
-                if (stop.get()) {
+                if (world.any(stop.get())) {
                     wallBefore += (System.nanoTime() - session) / 1e9;
                     checkpoint(listener);
                     return new Result(step, false, true, trainer.skipped(), wallBefore, out);
@@ -96,7 +107,7 @@ public final class TrainingLoop<M extends LoggedMetrics<M>> {
                     m = m.timed(trainer.skipped(), rate, wallBefore + (now - session) / 1e9);
                     lastLogTime = now;
                     lastLogStep = step;
-                    metrics.write(m.toMap());
+                    if (metrics != null) metrics.write(m.toMap());
                     listener.onStep(m);
                 }
                 listener.onProgress(step, trainer.lastLoss());
@@ -107,7 +118,7 @@ public final class TrainingLoop<M extends LoggedMetrics<M>> {
                 }
             }
         }
-        if (outputsAt != step) trainer.writeOutputs();
+        if (outputsAt != step && world.isMain()) trainer.writeOutputs();
         return new Result(step, true, false, trainer.skipped(), wallBefore, out);
     }
 
@@ -118,9 +129,17 @@ public final class TrainingLoop<M extends LoggedMetrics<M>> {
         trainer.step(step, false, TrainingListener.none());
     }
 
-    /** Writes the complete training state as the checkpoint of the current step (atomically), then the outputs. */
+    /**
+     * Writes the complete training state as the checkpoint of the current step (atomically), then
+     * the outputs. Collective: every rank gives its parts (its RNG states), rank 0 writes; returns
+     * the checkpoint's file on rank 0, null on the others.
+     */
     public Path checkpoint(TrainingListener<M> listener) {
         Map<String, byte[]> own = trainer.parts(); // first: it may refuse (e.g. non-finite parameters)
+        if (!world.isMain()) {
+            outputsAt = step;
+            return null;
+        }
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("format", FORMAT);
         state.put("step", step);

@@ -1,0 +1,136 @@
+package dev.diffinstruct.trainer.run;
+
+import dev.diffinstruct.torch.ProcessGroup;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.trainer.InvalidInputException;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * The processes of one data-parallel run: this process's rank among {@link #size} and, when there
+ * are several, the c10d {@link ProcessGroup} they train through. Rank 0 is the main process: it
+ * alone writes checkpoints, outputs, logs and progress. A run of one process has no group and
+ * every collective here is the identity, so single-process training is unchanged.
+ *
+ * <p>Launched like torchrun: {@code RANK}, {@code WORLD_SIZE}, {@code MASTER_ADDR},
+ * {@code MASTER_PORT} (and {@code LOCAL_RANK}, the GPU of a {@code --device cuda} rank) from the
+ * environment, as torchrun, Slurm scripts and Kubernetes jobs set them.
+ */
+public final class World implements AutoCloseable {
+    /** One process, no group. */
+    public static final World SINGLE = new World(null, 0, 1, 0);
+    /** How long a collective (or the rendezvous) may wait, unless DIFFINSTRUCT_DIST_TIMEOUT (seconds) says otherwise. */
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(5);
+
+    private final ProcessGroup group;
+    private final int rank, size, localRank;
+
+    World(ProcessGroup group, int rank, int size, int localRank) {
+        this.group = group;
+        this.rank = rank;
+        this.size = size;
+        this.localRank = localRank;
+    }
+
+    /** A world over an existing group (tests: ranks as threads of one JVM). */
+    public static World of(ProcessGroup group) {
+        return new World(group, group.rank(), group.worldSize(), group.rank());
+    }
+
+    /**
+     * The world the environment describes: {@link #SINGLE} without {@code WORLD_SIZE} (or with 1),
+     * else this process joins the group (blocking until all ranks have, or the timeout).
+     */
+    public static World fromEnvironment(Map<String, String> env, String backend) {
+        String ws = env.get("WORLD_SIZE");
+        if (ws == null || ws.isBlank() || ws.trim().equals("1")) return SINGLE;
+        int size = intVar(env, "WORLD_SIZE", 1, 1 << 20);
+        int rank = intVar(env, "RANK", 0, size - 1);
+        int local = env.containsKey("LOCAL_RANK") ? intVar(env, "LOCAL_RANK", 0, 1 << 20) : rank;
+        String host = env.getOrDefault("MASTER_ADDR", "");
+        if (host.isBlank()) throw new InvalidInputException("WORLD_SIZE=" + size + " but MASTER_ADDR is not set (the host of rank 0)");
+        int port = intVar(env, "MASTER_PORT", 1, 65535);
+        Duration timeout = DEFAULT_TIMEOUT;
+        if (env.containsKey("DIFFINSTRUCT_DIST_TIMEOUT")) timeout = Duration.ofSeconds(intVar(env, "DIFFINSTRUCT_DIST_TIMEOUT", 1, 86400));
+        return new World(ProcessGroup.join(backend, host.trim(), port, rank, size, timeout), rank, size, local);
+    }
+
+    private static int intVar(Map<String, String> env, String name, int min, int max) {
+        String v = env.get(name);
+        if (v == null || v.isBlank()) throw new InvalidInputException("WORLD_SIZE is set but " + name + " is not");
+        try {
+            int i = Integer.parseInt(v.trim());
+            if (i < min || i > max) throw new NumberFormatException();
+            return i;
+        } catch (NumberFormatException e) {
+            throw new InvalidInputException(name + "=" + v + " is not an integer in " + min + ".." + max);
+        }
+    }
+
+    public int rank() {
+        return rank;
+    }
+
+    public int size() {
+        return size;
+    }
+
+    /** This process's index on its machine (torchrun's LOCAL_RANK). */
+    public int localRank() {
+        return localRank;
+    }
+
+    /** Rank 0: the process that writes. */
+    public boolean isMain() {
+        return rank == 0;
+    }
+
+    /** The mean over ranks of m's parameter gradients, in place. */
+    public void averageGradients(ScriptModule m) {
+        if (group != null) group.allReduceGradients(m);
+    }
+
+    /** Rank 0's parameters and buffers, copied into every rank's m. */
+    public void broadcastFromMain(ScriptModule m) {
+        if (group != null) group.broadcastParameters(m, 0);
+    }
+
+    /** True on every rank if it is true on any: ranks agree to stop at the same step. */
+    public boolean any(boolean flag) {
+        if (group == null) return flag;
+        try (Scope s = Scope.open()) {
+            Tensor t = Tensor.of(new float[] {flag ? 1 : 0});
+            group.allReduce(t, false);
+            return t.item() > 0;
+        }
+    }
+
+    /** The mean over ranks of v (a logged loss, say). */
+    public double mean(double v) {
+        if (group == null) return v;
+        try (Scope s = Scope.open()) {
+            Tensor t = Tensor.of(new double[] {v}, 1);
+            group.allReduce(t, true);
+            return t.item();
+        }
+    }
+
+    /** Every rank's bytes (of the same length on all), by rank. */
+    public byte[][] gather(byte[] bytes) {
+        if (group == null) return new byte[][] {bytes};
+        return group.allGather(bytes);
+    }
+
+    public void barrier() {
+        if (group != null) group.barrier();
+    }
+
+    /** Leaves the group. */
+    @Override
+    public void close() {
+        if (group != null) group.close();
+    }
+}
