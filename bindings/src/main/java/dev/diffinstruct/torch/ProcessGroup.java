@@ -27,8 +27,8 @@ public final class ProcessGroup implements AutoCloseable {
     private ProcessGroup(MemorySegment h, String backend) {
         this.h = h;
         this.backend = backend;
-        this.rank = Native.check(Dishim.dt_group_rank(h), "ProcessGroup.rank");
-        this.worldSize = Native.check(Dishim.dt_group_world_size(h), "ProcessGroup.worldSize");
+        this.rank = Native.check(Dishim.dt_group_rank(h), "c10d");
+        this.worldSize = Native.check(Dishim.dt_group_world_size(h), "c10d");
     }
 
     /** The backends this build of the shim has ("gloo", "nccl"); empty when it has none. */
@@ -43,12 +43,12 @@ public final class ProcessGroup implements AutoCloseable {
      */
     public static ProcessGroup join(String backend, String host, int port, int rank, int worldSize, Duration timeout) {
         if (backends().isEmpty())
-            throw new TorchException("ProcessGroup.join", "this build has no distributed backend (the shim was built"
+            throw new TorchException("c10d", "this build has no distributed backend (the shim was built"
                     + " without c10d's Gloo headers; on Debian: apt install libgloo-dev, then rebuild)");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment p = Dishim.dt_group_new(a.allocateFrom(backend), a.allocateFrom(host), port, rank, worldSize,
                     Math.max(1, timeout.toMillis()));
-            return new ProcessGroup(Native.handle(p, "ProcessGroup.join"), backend);
+            return new ProcessGroup(Native.handle(p, "c10d"), backend);
         }
     }
 
@@ -71,17 +71,17 @@ public final class ProcessGroup implements AutoCloseable {
 
     /** In place: the sum over ranks, or the mean when {@code average}. */
     public void allReduce(Tensor t, boolean average) {
-        Native.check(Dishim.dt_group_all_reduce(h(), t.h(), average ? 1 : 0), "all_reduce");
+        Native.check(Dishim.dt_group_all_reduce(h(), t.h(), average ? 1 : 0), "c10d");
     }
 
     /** In place: rank {@code root}'s values on every rank. */
     public void broadcast(Tensor t, int root) {
-        Native.check(Dishim.dt_group_broadcast(h(), t.h(), root), "broadcast");
+        Native.check(Dishim.dt_group_broadcast(h(), t.h(), root), "c10d");
     }
 
     /** Every rank's {@code t} (the same shape on all), stacked: [worldSize, *t.shape]. */
     public Tensor allGather(Tensor t) {
-        return Tensor.wrap(Dishim.dt_group_all_gather(h(), t.h()), "all_gather");
+        return Tensor.wrap(Dishim.dt_group_all_gather(h(), t.h()), "c10d");
     }
 
     /** Every rank's bytes (the same length on all), indexed by rank. */
@@ -96,17 +96,17 @@ public final class ProcessGroup implements AutoCloseable {
     }
 
     public void barrier() {
-        Native.check(Dishim.dt_group_barrier(h()), "barrier");
+        Native.check(Dishim.dt_group_barrier(h()), "c10d");
     }
 
     /** The mean over ranks of the module's parameter gradients, in place, in one flat buffer. */
     public void allReduceGradients(ScriptModule m) {
-        Native.check(Dishim.dt_group_all_reduce_grads(h(), m.h()), "all_reduce of gradients");
+        Native.check(Dishim.dt_group_all_reduce_grads(h(), m.h()), "c10d");
     }
 
     /** Rank {@code root}'s parameters and buffers, copied into every rank's {@code m}. */
     public void broadcastParameters(ScriptModule m, int root) {
-        Native.check(Dishim.dt_group_broadcast_module(h(), m.h(), root), "broadcast of parameters");
+        Native.check(Dishim.dt_group_broadcast_module(h(), m.h(), root), "c10d");
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.diffinstruct.cli;
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import dev.diffinstruct.trainer.distill.GeneratorObjective;
 import dev.diffinstruct.trainer.run.Resume;
+import dev.diffinstruct.trainer.run.World;
 import dev.diffinstruct.trainer.distill.IklLoss;
 import picocli.CommandLine.Option;
 
@@ -166,6 +167,10 @@ final class DistillOptions {
             description = "Continue the run in --out from its latest checkpoint; an --out without one is an error. --resume=auto: continue if there is a checkpoint, else start fresh (for job schedulers that rerun one command).")
     String resume;
 
+    @Option(names = "--nproc-per-node", paramLabel = "N",
+            description = "Train data-parallel in N processes on this machine (c10d: Gloo on CPU, NCCL on CUDA), as torchrun starts them; --batch is the global batch, split evenly. Multi-node: start one process per GPU with RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (torchrun, Slurm) instead.")
+    Integer nprocPerNode;
+
     /** Checks a --config file's keys against {@code spec}'s options, and how the run is shown. */
     DistillRunner.Display display(picocli.CommandLine.Model.CommandSpec spec) {
         if (config != null) ConfigFileDefaults.read(config).validate(spec);
@@ -178,7 +183,23 @@ final class DistillOptions {
     int run(String generator, picocli.CommandLine.Model.CommandSpec spec) {
         DistillConfig cfg = toConfig(generator);
         cfg.given = GivenOptions.fields(spec);
-        return DistillRunner.run(cfg, Resume.of(resume), display(spec), spec.commandLine().getOut(), spec.commandLine().getErr());
+        DistillRunner.Display display = display(spec);
+        if (nprocPerNode != null) {
+            if (nprocPerNode < 1) throw new IllegalArgumentException("--nproc-per-node must be >= 1, got " + nprocPerNode);
+            if (System.getenv("WORLD_SIZE") != null)
+                throw new IllegalArgumentException("--nproc-per-node starts the workers itself: not inside a launched job (WORLD_SIZE is set)");
+            if (cfg.batch % nprocPerNode != 0)
+                throw new IllegalArgumentException("--batch " + cfg.batch + " is the global batch: it must divide by --nproc-per-node " + nprocPerNode);
+            if (nprocPerNode > 1)
+                return Launcher.launch(nprocPerNode, spec.root().commandLine().getParseResult().originalArgs().toArray(String[]::new),
+                        spec.commandLine().getErr());
+        }
+        try (World world = World.fromEnvironment(System.getenv(), cfg.device.startsWith("cuda") ? "nccl" : "gloo")) {
+            if (world.size() > 1 && cfg.device.startsWith("cuda") && (device == null || !device.contains(":")))
+                cfg.device = "cuda:" + world.localRank(); // one GPU per rank on its machine, as torchrun's LOCAL_RANK
+            return DistillRunner.run(cfg, Resume.of(resume), display, spec.commandLine().getOut(), spec.commandLine().getErr(),
+                    new DistillRunner.Hooks() {}, world);
+        }
     }
 
     /** The configuration: defaults (the mixture's for the built-in teacher), then the options given. */

@@ -11,7 +11,9 @@ import dev.diffinstruct.trainer.distill.StepMetrics;
 import dev.diffinstruct.trainer.metrics.EnergyDistance;
 import dev.diffinstruct.trainer.metrics.ModeCoverage;
 import dev.diffinstruct.trainer.run.Resume;
+import dev.diffinstruct.trainer.run.TrainingListener;
 import dev.diffinstruct.trainer.run.TrainingLoop;
+import dev.diffinstruct.trainer.run.World;
 import dev.diffinstruct.trainer.viz.Plots;
 
 import java.io.IOException;
@@ -52,10 +54,21 @@ final class DistillRunner {
         return run(cfg, resume, display, out, err, new Hooks() {});
     }
 
-    /** Runs to the end or to a stop (SIGTERM, Ctrl-C), which writes a checkpoint first. */
     static int run(DistillConfig cfg, Resume resume, Display display, PrintWriter out, PrintWriter err, Hooks hooks) {
+        return run(cfg, resume, display, out, err, hooks, World.SINGLE);
+    }
+
+    /**
+     * Runs to the end or to a stop (SIGTERM, Ctrl-C), which writes a checkpoint first. In a world
+     * of several ranks, rank 0 shows progress and the summary; the others print only errors.
+     */
+    static int run(DistillConfig cfg, Resume resume, Display display, PrintWriter out, PrintWriter err, Hooks hooks, World world) {
+        if (!world.isMain()) return worker(cfg, resume, world);
         // SIGTERM / Ctrl-C (StopRequest): the loop writes a checkpoint at the next step and returns
-        try (DistillRun di = DistillRun.open(cfg, resume, RunListener.messages(err))) {
+        try (DistillRun di = DistillRun.open(cfg, resume, RunListener.messages(err), world)) {
+            if (world.size() > 1)
+                err.println("data-parallel: " + world.size() + " processes, " + cfg.batch / world.size() + " samples each of --batch "
+                        + cfg.batch + " (" + String.join(", ", dev.diffinstruct.torch.ProcessGroup.backends()) + ")");
             hooks.before(di);
             RunListener<StepMetrics> listener = new RunListener<>(new RunReport(new Progress(out, display.terminal(), display.quiet(),
                     di.step(), di.config().steps), display.terminal(), err), di.config().steps,
@@ -72,6 +85,14 @@ final class DistillRunner {
             out.println("wrote " + r.out().resolve("generator.pt") + ", generator_ema.pt, fake_score.pt, metrics.jsonl, config.json");
             hooks.after(di, out);
             return Main.EXIT_OK;
+        }
+    }
+
+    /** A rank other than 0: the same steps, quietly; rank 0 reports. */
+    private static int worker(DistillConfig cfg, Resume resume, World world) {
+        try (DistillRun di = DistillRun.open(cfg, resume, TrainingListener.none(), world)) {
+            TrainingLoop.Result r = di.run(TrainingListener.none(), StopRequest.flag());
+            return r.stopped() ? StopRequest.exitCode() : Main.EXIT_OK;
         }
     }
 

@@ -118,6 +118,10 @@ final class TrainTeacherCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        String ws = System.getenv("WORLD_SIZE");
+        if (ws != null && !ws.isBlank() && !ws.trim().equals("1")) // each rank would train its own copy into the same --out
+            throw new IllegalArgumentException("train-teacher does not train data-parallel yet (WORLD_SIZE=" + ws.trim()
+                    + "): run it as one process; distill and refine do (--nproc-per-node)");
         if (config != null) ConfigFileDefaults.read(config).validate(spec);
         TeacherConfig cfg = toConfig();
         cfg.given = GivenOptions.fields(spec);
