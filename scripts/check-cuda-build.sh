@@ -21,6 +21,7 @@ version=$(run --version)
 echo "$version"
 grep -q "^libtorch     2\.14" <<<"$version" || fail "--version does not report LibTorch 2.14"
 grep -q "built for CUDA 13" <<<"$version" || fail "--version does not report the CUDA 13 build"
+grep -q "^distributed  c10d gloo, nccl" <<<"$version" || fail "--version does not report Gloo and NCCL"
 if grep -q "^CUDA         no device" <<<"$version"; then
   set +e
   err=$(run distill --device cuda --steps 2 --out "$WORK/cuda-run" 2>&1 >/dev/null); rc=$?

@@ -184,19 +184,10 @@ final class DistillOptions {
         DistillConfig cfg = toConfig(generator);
         cfg.given = GivenOptions.fields(spec);
         DistillRunner.Display display = display(spec);
-        if (nprocPerNode != null) {
-            if (nprocPerNode < 1) throw new IllegalArgumentException("--nproc-per-node must be >= 1, got " + nprocPerNode);
-            if (System.getenv("WORLD_SIZE") != null)
-                throw new IllegalArgumentException("--nproc-per-node starts the workers itself: not inside a launched job (WORLD_SIZE is set)");
-            if (cfg.batch % nprocPerNode != 0)
-                throw new IllegalArgumentException("--batch " + cfg.batch + " is the global batch: it must divide by --nproc-per-node " + nprocPerNode);
-            if (nprocPerNode > 1)
-                return Launcher.launch(nprocPerNode, spec.root().commandLine().getParseResult().originalArgs().toArray(String[]::new),
-                        spec.commandLine().getErr());
-        }
-        try (World world = World.fromEnvironment(System.getenv(), cfg.device.startsWith("cuda") ? "nccl" : "gloo")) {
-            if (world.size() > 1 && cfg.device.startsWith("cuda") && (device == null || !device.contains(":")))
-                cfg.device = "cuda:" + world.localRank(); // one GPU per rank on its machine, as torchrun's LOCAL_RANK
+        Integer launched = Launcher.launchIfAsked(nprocPerNode, cfg.batch, spec);
+        if (launched != null) return launched;
+        try (World world = Launcher.joinWorld(cfg.device)) {
+            cfg.device = Launcher.rankDevice(cfg.device, device, world);
             return DistillRunner.run(cfg, Resume.of(resume), display, spec.commandLine().getOut(), spec.commandLine().getErr(),
                     new DistillRunner.Hooks() {}, world);
         }

@@ -1,6 +1,7 @@
 package dev.diffinstruct.cli;
 
 import dev.diffinstruct.trainer.StopRequest;
+import dev.diffinstruct.trainer.run.World;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -28,6 +29,32 @@ final class Launcher {
     private static final long GRACE_MS = 15_000;
 
     private Launcher() {}
+
+    /**
+     * {@code --nproc-per-node n}: checked, and when n > 1 outside a launched job the workers are run
+     * here and their exit code returned; null when this process is to train itself.
+     */
+    static Integer launchIfAsked(Integer n, long batch, picocli.CommandLine.Model.CommandSpec spec) {
+        if (n == null) return null;
+        if (n < 1) throw new IllegalArgumentException("--nproc-per-node must be >= 1, got " + n);
+        if (System.getenv("WORLD_SIZE") != null)
+            throw new IllegalArgumentException("--nproc-per-node starts the workers itself: not inside a launched job (WORLD_SIZE is set)");
+        if (batch % n != 0)
+            throw new IllegalArgumentException("--batch " + batch + " is the global batch: it must divide by --nproc-per-node " + n);
+        if (n == 1) return null;
+        return launch(n, spec.root().commandLine().getParseResult().originalArgs().toArray(String[]::new), spec.commandLine().getErr());
+    }
+
+    /** The world the environment describes (torchrun's variables), over NCCL for a CUDA device, else Gloo. */
+    static World joinWorld(String device) {
+        return World.fromEnvironment(System.getenv(), device.startsWith("cuda") ? "nccl" : "gloo");
+    }
+
+    /** A CUDA rank's device: cuda:LOCAL_RANK (one GPU per rank on its machine), unless --device named one. */
+    static String rankDevice(String device, String given, World world) {
+        boolean named = given != null && given.contains(":");
+        return world.size() > 1 && device.startsWith("cuda") && !named ? "cuda:" + world.localRank() : device;
+    }
 
     /** The command line of this JVM for a worker: same java, JVM flags and class path, then {@code args}. */
     static List<String> workerCommand(List<String> args) {

@@ -3,7 +3,9 @@ package dev.diffinstruct.cli;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.StopRequest;
 import dev.diffinstruct.trainer.run.Resume;
+import dev.diffinstruct.trainer.run.TrainingListener;
 import dev.diffinstruct.trainer.run.TrainingLoop;
+import dev.diffinstruct.trainer.run.World;
 import dev.diffinstruct.trainer.teacher.TeacherConfig;
 import dev.diffinstruct.trainer.teacher.TeacherMetrics;
 import dev.diffinstruct.trainer.teacher.TeacherRun;
@@ -109,6 +111,10 @@ final class TrainTeacherCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress output (errors and the final summary only).")
     boolean quiet;
 
+    @Option(names = "--nproc-per-node", paramLabel = "N",
+            description = "Train data-parallel in N processes on this machine (c10d: Gloo on CPU, NCCL on CUDA); --batch is the global batch, split evenly. Multi-node: torchrun-style RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT.")
+    Integer nprocPerNode;
+
     @Option(names = "--resume", arity = "0..1", fallbackValue = "on", paramLabel = "auto",
             description = "Continue the run in --out from its latest checkpoint; an --out without one is an error. --resume=auto: continue if there is a checkpoint, else start fresh (for job schedulers that rerun one command).")
     String resume;
@@ -118,17 +124,29 @@ final class TrainTeacherCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        String ws = System.getenv("WORLD_SIZE");
-        if (ws != null && !ws.isBlank() && !ws.trim().equals("1")) // each rank would train its own copy into the same --out
-            throw new IllegalArgumentException("train-teacher does not train data-parallel yet (WORLD_SIZE=" + ws.trim()
-                    + "): run it as one process; distill and refine do (--nproc-per-node)");
         if (config != null) ConfigFileDefaults.read(config).validate(spec);
         TeacherConfig cfg = toConfig();
         cfg.given = GivenOptions.fields(spec);
+        Integer launched = Launcher.launchIfAsked(nprocPerNode, cfg.batch, spec);
+        if (launched != null) return launched;
+        cfg.device = dev.diffinstruct.trainer.DeviceOption.parse(cfg.device == null ? "auto" : cfg.device).toString();
+        try (World world = Launcher.joinWorld(cfg.device)) {
+            cfg.device = Launcher.rankDevice(cfg.device, device, world);
+            return train(cfg, world);
+        }
+    }
+
+    private int train(TeacherConfig cfg, World world) {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+        if (!world.isMain()) { // the same steps, quietly: rank 0 reports
+            try (TeacherRun trainer = TeacherRun.open(cfg, Resume.of(resume), TrainingListener.none(), world)) {
+                return trainer.run(TrainingListener.none(), StopRequest.flag()).stopped() ? StopRequest.exitCode() : Main.EXIT_OK;
+            }
+        }
         boolean terminal = Progress.stdoutIsTerminal();
         // SIGTERM / Ctrl-C (StopRequest): the loop writes a checkpoint at the next step and returns
-        try (TeacherRun trainer = TeacherRun.open(cfg, Resume.of(resume), RunListener.messages(err))) {
+        try (TeacherRun trainer = TeacherRun.open(cfg, Resume.of(resume), RunListener.messages(err), world)) {
+            if (world.size() > 1) err.println("data-parallel: " + world.size() + " processes, " + cfg.batch / world.size() + " images each of --batch " + cfg.batch);
             if (!quiet) out.println("training " + cfg.model + " on " + trainer.data() + ", " + trainer.model().parameterCount()
                     + " parameters, into " + cfg.out);
             RunListener<TeacherMetrics> listener = new RunListener<>(

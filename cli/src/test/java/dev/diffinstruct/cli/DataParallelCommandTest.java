@@ -5,7 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import dev.diffinstruct.torch.Generator;
+import dev.diffinstruct.torch.Npy;
 import dev.diffinstruct.torch.ProcessGroup;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Tensor;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -116,5 +121,42 @@ class DataParallelCommandTest {
         c = Cli.run("distill", "--nproc-per-node", "0", "--out", dir.resolve("x").toString());
         assertEquals(Main.EXIT_USAGE, c.exitCode(), c.err());
         assertTrue(c.err().contains("--nproc-per-node must be >= 1"), c.err());
+    }
+
+    /** Every parameter of a written TorchScript file, as raw float bits. */
+    private static List<Integer> bits(Path file) {
+        List<Integer> out = new ArrayList<>();
+        try (Scope s = Scope.open(); ScriptModule m = ScriptModule.load(file)) {
+            for (Tensor p : m.parameters()) for (float v : p.toFloatArray()) out.add(Float.floatToRawIntBits(v));
+        }
+        return out;
+    }
+
+    private List<String> trainTeacher(Path data, Path model, Path out, long steps, String... more) {
+        List<String> a = new ArrayList<>(List.of("train-teacher", "--nproc-per-node", "2", "--data", data.toString(), "--model",
+                model.toString(), "--out", out.toString(), "--steps", String.valueOf(steps), "--batch", "8", "--lr", "3e-3",
+                "--lr-warmup", "5", "--log-every", "5", "--ckpt-every", "10", "--threads", "1", "-q"));
+        a.addAll(List.of(more));
+        return a;
+    }
+
+    @Test
+    void trainTeacherOnTwoWorkersResumesExactly() throws Exception {
+        Path model = TrainTeacherCommandTest.tinyConvDenoiser(dir.resolve("tiny.pt"), 1e30), data = dir.resolve("data.npy");
+        try (Scope s = Scope.open(); Generator g = new Generator(3)) {
+            Npy.write(data, Tensor.rand(g, 40, 1, 8, 8).mul(2).sub(1));
+        }
+        Path log = dir.resolve("log.txt");
+        Process p = start(log, trainTeacher(data, model, dir.resolve("straight"), 30));
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0, Files.readString(log));
+        assertTrue(Files.readString(log).contains("data-parallel: 2 processes, 4 images each of --batch 8"), Files.readString(log));
+        assertTrue(hasEntry(dir.resolve("straight/checkpoints/ckpt-000000030.zip"), "rng.rank1.bin"));
+
+        p = start(log, trainTeacher(data, model, dir.resolve("split"), 20));
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0, Files.readString(log));
+        p = start(log, trainTeacher(data, model, dir.resolve("split"), 30, "--resume"));
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0, Files.readString(log));
+        for (String f : new String[] {"teacher.pt", "teacher_raw.pt"})
+            assertEquals(bits(dir.resolve("straight").resolve(f)), bits(dir.resolve("split").resolve(f)), f + " after 20 + 10 steps on 2 workers");
     }
 }

@@ -4,22 +4,19 @@ import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import dev.diffinstruct.torch.DType;
 import dev.diffinstruct.torch.Device;
-import dev.diffinstruct.torch.ModelFileException;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.ScriptModule;
-import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.torch.Torch;
-import dev.diffinstruct.torch.TorchException;
 import dev.diffinstruct.trainer.DeviceOption;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.data.ImageDataset;
 import dev.diffinstruct.trainer.diffusion.Denoiser;
-import dev.diffinstruct.trainer.diffusion.Teachers;
 import dev.diffinstruct.trainer.run.CheckpointStore;
 import dev.diffinstruct.trainer.run.Resume;
 import dev.diffinstruct.trainer.run.RunFolder;
 import dev.diffinstruct.trainer.run.TrainingListener;
 import dev.diffinstruct.trainer.run.TrainingLoop;
+import dev.diffinstruct.trainer.run.World;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -54,16 +51,18 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
     private final ScriptModule ema;
     private final TeacherStep step;
     private final TrainingLoop<TeacherMetrics> loop;
+    private final World world;
 
-    private TeacherRun(TeacherConfig cfg, Device device, ImageDataset data, ScriptModule model, ScriptModule ema) {
+    private TeacherRun(TeacherConfig cfg, Device device, ImageDataset data, ScriptModule model, ScriptModule ema, World world) {
         this.cfg = cfg;
+        this.world = world;
         this.out = Path.of(cfg.out);
         this.data = data;
         this.dataShape = data.imageShape();
         this.model = new Denoiser(model, cfg.classes);
         this.ema = ema;
-        this.step = new TeacherStep(cfg, device, data, this.model, ema);
-        this.loop = new TrainingLoop<>(cfg, this); // it calls back only from run() and checkpoint(), once this is built
+        this.step = new TeacherStep(cfg, device, data, this.model, ema, world);
+        this.loop = new TrainingLoop<>(cfg, this, world); // it calls back only from run() and checkpoint(), once this is built
         ema.requiresGrad(false);
     }
 
@@ -74,25 +73,34 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
      * together, and refuses an output folder that already holds a run's checkpoints.
      */
     public static TeacherRun start(TeacherConfig config) {
+        return start(config, World.SINGLE);
+    }
+
+    /** Rank {@code world.rank()} of a fresh data-parallel run: each rank trains on its share of every batch. */
+    public static TeacherRun start(TeacherConfig config, World world) {
         TeacherConfig cfg = config.copy().validate();
-        Path out = RunFolder.prepare(cfg.out);
+        if (cfg.batch % world.size() != 0)
+            throw new InvalidInputException("--batch " + cfg.batch + " is the global batch: it must divide among the " + world.size() + " processes");
+        Path out = world.isMain() ? RunFolder.prepare(cfg.out) : Path.of(cfg.out);
         RunFolder.requireNoRun(out, cfg.out);
         Device device = DeviceOption.parse(cfg.device);
         cfg.device = device.toString(); // config.json and the checkpoints name the concrete device (RNG states are per device)
-        ScriptModule model = loadModel(cfg.model, device), ema = null; // first: it is quick to read, the data may not be
+        ScriptModule model = TeacherInputs.loadModel(cfg.model, device), ema = null; // first: it is quick to read, the data may not be
         ImageDataset data;
         try {
-            data = loadData(cfg, device);
+            data = TeacherInputs.loadData(cfg, device);
         } catch (RuntimeException e) {
             model.close();
             throw e;
         }
         try {
-            check(model, cfg, data);
+            TeacherInputs.check(model, cfg, data);
             model.requiresGrad(true);
-            Torch.manualSeed(cfg.seed);
+            world.barrier(); // every rank has checked the folder before rank 0 writes into it
+            world.broadcastFromMain(model);
+            Torch.manualSeed(cfg.seed + world.rank()); // dropout: rank 0 draws what a single process would
             ema = model.trainableCopy();
-            TeacherRun t = new TeacherRun(cfg, device, data, model, ema);
+            TeacherRun t = new TeacherRun(cfg, device, data, model, ema, world);
             t.writeConfig();
             return t;
         } catch (RuntimeException e) {
@@ -110,18 +118,24 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
      * reported. Empty if there is no checkpoint.
      */
     public static Optional<TeacherRun> resume(TeacherConfig requested, TrainingListener<TeacherMetrics> listener) {
-        Path out = RunFolder.prepare(requested.out);
-        Optional<CheckpointStore.Checkpoint> found = TrainingLoop.latest(out, listener::onMessage, PARTS);
-        return found.map(c -> CheckpointStore.resumeFrom(c, ck -> resume(ck, requested, listener)));
+        return resume(requested, listener, World.SINGLE);
     }
 
-    private static TeacherRun resume(CheckpointStore.Checkpoint c, TeacherConfig requested, TrainingListener<TeacherMetrics> listener) {
+    /** Rank {@code world.rank()}'s resume: every rank reads the same checkpoint (--out on a file system all ranks see). */
+    public static Optional<TeacherRun> resume(TeacherConfig requested, TrainingListener<TeacherMetrics> listener, World world) {
+        Path out = world.isMain() ? RunFolder.prepare(requested.out) : Path.of(requested.out);
+        Optional<CheckpointStore.Checkpoint> found = TrainingLoop.latest(out, listener::onMessage, PARTS);
+        return found.map(c -> CheckpointStore.resumeFrom(c, ck -> resume(ck, requested, listener, world)));
+    }
+
+    private static TeacherRun resume(CheckpointStore.Checkpoint c, TeacherConfig requested, TrainingListener<TeacherMetrics> listener,
+                                     World world) {
         TeacherConfig saved = TeacherConfig.fromJson(RunFolder.text(c.part("config.json")));
         TeacherConfig cfg = saved.resumedAs(requested, Set.of(), listener::onMessage);
         cfg.validate();
         JsonObject state = TrainingLoop.state(c);
         Device device = DeviceOption.parse(cfg.device);
-        ImageDataset data = loadData(cfg, device);
+        ImageDataset data = TeacherInputs.loadData(cfg, device);
         ScriptModule model = null, ema = null;
         try {
             long[] shape = GSON.fromJson(state.get("data_shape"), long[].class);
@@ -132,11 +146,16 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
                 listener.onMessage("resuming: the images of --data " + cfg.data + " differ from the checkpoint's; continuing on the new ones");
             model = ScriptModule.load(c.part("model.pt"), device).requiresGrad(true);
             ema = ScriptModule.load(c.part("model_ema.pt"), device);
-            TeacherRun t = new TeacherRun(cfg, device, data, model, ema);
+            TeacherRun t = new TeacherRun(cfg, device, data, model, ema, world);
             TeacherStep s = t.step;
             try {
                 s.opt.loadState(c.part("adam.bin"));
-                s.rng.setState(c.part("rng.bin"));
+                int savedWorld = state.has("world_size") ? state.get("world_size").getAsInt() : 1;
+                if (savedWorld != world.size())
+                    listener.onMessage("resuming a run of " + savedWorld + " process(es) on " + world.size()
+                            + ": it continues, but not bit-exactly (the batch splits into other noise streams)");
+                String suffix = world.rank() == 0 ? "" : ".rank" + world.rank();
+                if (world.rank() < savedWorld) s.rng.setState(c.part("rng" + suffix + ".bin"));
                 s.dataRng.setState(c.part("data_rng.bin"));
                 try {
                     s.batches.restoreState(c.part("batches.bin"));
@@ -147,7 +166,9 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
                 t.close();
                 throw e;
             }
-            Torch.setRngState(c.part("torch_rng.bin"));
+            if (world.rank() < (state.has("world_size") ? state.get("world_size").getAsInt() : 1))
+                Torch.setRngState(c.part("torch_rng" + (world.rank() == 0 ? "" : ".rank" + world.rank()) + ".bin"));
+            else Torch.manualSeed(cfg.seed + world.rank() + 7919 * c.step()); // a rank the run did not have
             s.skipped = state.get("skipped").getAsLong();
             s.skippedInARow = state.get("skipped_in_a_row").getAsLong();
             s.lossSum = state.get("loss_sum").getAsDouble();
@@ -170,79 +191,19 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
 
     /** The CLI's entry: resumes as {@code resume} says ({@link Resume}), else starts a fresh run. */
     public static TeacherRun open(TeacherConfig cfg, Resume resume, TrainingListener<TeacherMetrics> listener) {
+        return open(cfg, resume, listener, World.SINGLE);
+    }
+
+    /** The CLI's entry for rank {@code world.rank()} of a data-parallel run. */
+    public static TeacherRun open(TeacherConfig cfg, Resume resume, TrainingListener<TeacherMetrics> listener, World world) {
         resume.requireCheckpointsIn(cfg.out);
         cfg.validate();
         if (resume != Resume.NO) {
-            Optional<TeacherRun> r = resume(cfg, listener);
+            Optional<TeacherRun> r = resume(cfg, listener, world);
             if (r.isPresent()) return r.get();
             resume.noReadableCheckpoint(cfg.out, listener::onMessage);
         }
-        return start(cfg);
-    }
-
-    private static ImageDataset loadData(TeacherConfig cfg, Device device) {
-        ImageDataset d = ImageDataset.load(cfg.data);
-        try {
-            if (d.size() < cfg.batch)
-                throw new InvalidInputException("--batch " + cfg.batch + " is larger than --data " + cfg.data + " (" + d.size() + " images)");
-            if (cfg.classes > 0) {
-                if (!d.hasLabels())
-                    throw new InvalidInputException("--classes " + cfg.classes + " needs labelled data, but --data " + cfg.data
-                            + " has no labels (a PNG folder is labelled by its sub-folders)");
-                if (d.numClasses() != cfg.classes)
-                    throw new InvalidInputException("--classes " + cfg.classes + " but --data " + cfg.data + " has " + d.numClasses() + " classes");
-            }
-            if (device.equals(Device.CPU)) return d;
-            try (d) {
-                return d.to(device);
-            }
-        } catch (RuntimeException e) {
-            if (!d.images().isClosed()) d.close();
-            throw e;
-        }
-    }
-
-    private static ScriptModule loadModel(String file, Device device) {
-        try {
-            return ScriptModule.load(Path.of(file), device);
-        } catch (ModelFileException e) {
-            throw new InvalidInputException("--model " + e.getMessage().replaceFirst("^Module.load: ", ""), e);
-        }
-    }
-
-    /**
-     * Runs the model once on two training images at sigma 0.5 and 2 (with labels when
-     * conditional): it must take them, return their shape, finite, and have parameters to train.
-     */
-    static void check(ScriptModule model, TeacherConfig cfg, ImageDataset data) {
-        String name = "--model " + cfg.model;
-        String schema = model.methods().stream().filter(m -> m.startsWith("forward(")).findFirst().orElse(null);
-        if (schema == null) throw new InvalidInputException(name + " has no forward method");
-        int args = Denoiser.forwardArgs(model);
-        int want = cfg.classes > 0 ? 3 : 2;
-        String expected = cfg.classes > 0 ? "a class-conditional denoiser takes (x, sigma, class_labels)" : "a denoiser takes (x, sigma)";
-        if (args < want)
-            throw new InvalidInputException(name + ": its forward takes " + args + " argument" + (args == 1 ? "" : "s") + " but " + expected
-                    + (args == 2 ? " (an unconditional model: leave out --classes)" : "") + "; " + schema);
-        String hint = args > want ? " (its forward takes " + args + " arguments, " + expected
-                + (want == 2 && args == 3 ? "; a class-conditional model? pass --classes K" : "") + ")" : "";
-        try (Scope s = Scope.open(); var ng = Torch.noGrad()) {
-            Tensor x = data.images().slice(0, 2);
-            Tensor sigma = Tensor.of(new float[] {0.5f, 2f}).to(x.device());
-            Tensor y;
-            try {
-                Tensor labels = cfg.classes > 0 ? data.labels().slice(0, 2).oneHot(cfg.classes).to(DType.FLOAT32) : null;
-                y = Denoiser.forward(model, x, sigma, labels);
-            } catch (TorchException e) {
-                throw new InvalidInputException(name + " cannot denoise images of shape " + Arrays.toString(data.imageShape())
-                        + " from --data " + cfg.data + (cfg.classes > 0 ? " with " + cfg.classes + " classes" : "") + hint + ": " + Teachers.reason(e), e);
-            }
-            if (!Arrays.equals(y.shape(), x.shape()))
-                throw new InvalidInputException(name + " returns shape " + Arrays.toString(y.shape()) + " for images " + Arrays.toString(x.shape())
-                        + "; a denoiser D(x, sigma) returns x's shape");
-            if (!y.allFinite()) throw new InvalidInputException(name + " returns NaN or Inf on training images");
-        }
-        if (model.parameterCount() == 0) throw new InvalidInputException(name + " has no parameters to train");
+        return start(cfg, world);
     }
 
     // ---- the loop's side -------------------------------------------------------------------------
@@ -282,19 +243,27 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
         state.put("data_shape", dataShape);
         state.put("data_size", data.size());
         state.put("data_checksum", checksum(data));
+        if (world.size() > 1) state.put("world_size", world.size());
         return state;
     }
 
     @Override
     public Map<String, byte[]> parts() {
         Map<String, byte[]> parts = new LinkedHashMap<>();
+        // every rank's noise and dropout states (a collective); the rest is the same on all ranks
+        byte[][] rng = world.gather(step.rng.state()), torchRng = world.gather(Torch.rngState());
+        if (!world.isMain()) return parts;
         parts.put("model.pt", model.module().toBytes());
         parts.put("model_ema.pt", ema.toBytes());
         parts.put("adam.bin", step.opt.saveState());
-        parts.put("rng.bin", step.rng.state());
+        parts.put("rng.bin", rng[0]);
         parts.put("data_rng.bin", step.dataRng.state());
         parts.put("batches.bin", step.batches.saveState());
-        parts.put("torch_rng.bin", Torch.rngState());
+        parts.put("torch_rng.bin", torchRng[0]);
+        for (int r = 1; r < world.size(); r++) {
+            parts.put("rng.rank" + r + ".bin", rng[r]);
+            parts.put("torch_rng.rank" + r + ".bin", torchRng[r]);
+        }
         return parts;
     }
 
@@ -347,7 +316,7 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
     }
 
     private void writeConfig() {
-        RunFolder.writeConfig(out, cfg.toJson());
+        if (world.isMain()) RunFolder.writeConfig(out, cfg.toJson());
     }
 
     // ---- access ----------------------------------------------------------------------------------

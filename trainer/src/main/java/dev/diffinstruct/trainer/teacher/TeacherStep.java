@@ -14,6 +14,7 @@ import dev.diffinstruct.trainer.diffusion.Denoiser;
 import dev.diffinstruct.trainer.diffusion.DenoisingScoreMatchingLoss;
 import dev.diffinstruct.trainer.diffusion.SigmaSampler;
 import dev.diffinstruct.trainer.run.TrainingListener;
+import dev.diffinstruct.trainer.run.World;
 
 import java.util.List;
 import java.util.Locale;
@@ -38,6 +39,7 @@ final class TeacherStep implements AutoCloseable {
     final BatchSampler batches;
     private final SigmaSampler sigmas;
     private final DenoisingScoreMatchingLoss dsm;
+    private final World world;
 
     long skipped, skippedInARow;
     double lossSum; // losses of the steps since the last logged step
@@ -45,13 +47,15 @@ final class TeacherStep implements AutoCloseable {
     private double lastLoss = Double.NaN;
 
     /** The networks stay the caller's. */
-    TeacherStep(TeacherConfig cfg, Device device, ImageDataset data, Denoiser model, ScriptModule ema) {
+    TeacherStep(TeacherConfig cfg, Device device, ImageDataset data, Denoiser model, ScriptModule ema, World world) {
         this.cfg = cfg;
+        this.world = world;
         this.device = device;
         this.model = model;
         this.ema = ema;
         this.dataRng = new Generator(cfg.seed ^ STREAM_DATA); // on the CPU: the batch order is device-independent
-        this.rng = new Generator(cfg.seed ^ STREAM_NOISE, device);
+        // rank r's noise stream; rank 0's is a single process's. The batch order is the same on every rank.
+        this.rng = new Generator((cfg.seed ^ STREAM_NOISE) + 0x9E3779B97F4A7C15L * world.rank(), device);
         this.batches = new BatchSampler(data, cfg.batch, dataRng);
         this.sigmas = new SigmaSampler.LogNormal(cfg.pMean, cfg.pStd);
         this.dsm = new DenoisingScoreMatchingLoss(cfg.sigmaData);
@@ -87,21 +91,27 @@ final class TeacherStep implements AutoCloseable {
     private double[] train(long step, TrainingListener<TeacherMetrics> listener) {
         try (Scope scope = Scope.open()) {
             BatchSampler.Batch b = batches.next();
-            Tensor x = b.images();
+            Tensor x = b.images(), y = b.labels();
+            if (world.size() > 1) { // this rank's share of the global batch
+                long share = x.size(0) / world.size();
+                x = x.narrow(0, world.rank() * share, share);
+                if (y != null) y = y.narrow(0, world.rank() * share, share);
+            }
             long n = x.size(0);
             if (cfg.hflip) { // each image mirrored left-right with probability 1/2 (exact: the blend weights are 0 or 1)
                 Tensor m = Tensor.rand(rng, DType.FLOAT32, device, n, 1, 1, 1).lt(0.5).to(DType.FLOAT32);
                 Tensor reversed = Tensor.arange(x.size(3) - 1, -1, -1, DType.INT64, device);
                 x = x.mul(m.rsub(1.0)).add(x.indexSelect(3, reversed).mul(m));
             }
-            Tensor labels = cfg.classes > 0 ? b.labels().oneHot(cfg.classes).to(DType.FLOAT32) : null;
+            Tensor labels = cfg.classes > 0 ? y.oneHot(cfg.classes).to(DType.FLOAT32) : null;
             Tensor sigma = sigmas.sample(rng, n);
             Tensor eps = Tensor.randn(rng, DType.FLOAT32, device, x.shape());
 
             Tensor loss = dsm.loss(model, x, sigma, eps, labels);
             opt.zeroGrad();
             loss.backward();
-            double lossValue = loss.item();
+            world.averageGradients(model.module());
+            double lossValue = world.mean(loss.item()); // the same on every rank, and so is the skip below
             double norm = Tensor.clipGradNorm(model.module().parameters(), cfg.gradClip > 0 ? cfg.gradClip : Double.POSITIVE_INFINITY);
             if (!Double.isFinite(lossValue) || !Double.isFinite(norm)) {
                 opt.zeroGrad();
