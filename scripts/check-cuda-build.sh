@@ -36,4 +36,8 @@ else
   run distill --device cuda --steps 50 --log-every 10 --quiet --out "$WORK/cuda-run"
   echo "--device cuda: a 50-step distillation ran on the GPU"
 fi
+# c10d on this LibTorch: two workers over Gloo (CPU tensors) train one run
+run distill --nproc-per-node 2 --device cpu --steps 40 --log-every 10 --quiet --out "$WORK/gloo-run" >/dev/null
+[ -f "$WORK/gloo-run/generator.pt" ] || fail "--nproc-per-node 2 wrote no generator"
+echo "--nproc-per-node 2 (Gloo): trained"
 echo "check-cuda-build: OK"
