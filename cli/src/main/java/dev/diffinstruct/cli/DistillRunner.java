@@ -69,10 +69,15 @@ final class DistillRunner {
             if (world.size() > 1)
                 err.println("data-parallel: " + world.size() + " processes, " + cfg.batch / world.size() + " samples each of --batch "
                         + cfg.batch + " (" + String.join(", ", dev.diffinstruct.torch.ProcessGroup.backends()) + ")");
+            if (di.step() < di.config().warmupFake && di.config().steps <= di.config().warmupFake)
+                RunReport.message(err, "warning: --steps " + di.config().steps + " ends within the fake score's warm-up (--warmup-fake "
+                        + di.config().warmupFake + "): the generator will not be updated; raise --steps or lower --warmup-fake");
             hooks.before(di);
             RunListener<StepMetrics> listener = new RunListener<>(new RunReport(new Progress(out, display.terminal(), display.quiet(),
                     di.step(), di.config().steps), display.terminal(), err), di.config().steps,
-                    m -> List.of(Map.entry("loss_g", m.lossGenerator()), Map.entry("loss_f", m.lossFake()), Map.entry("|grad_g|", m.gradNormGenerator())),
+                    m -> m.step() <= di.config().warmupFake // the fake score's warm-up: no generator figures yet
+                            ? List.of(Map.entry("warm-up/" + di.config().warmupFake, (double) m.step()), Map.entry("loss_f", m.lossFake()))
+                            : List.of(Map.entry("loss_g", m.lossGenerator()), Map.entry("loss_f", m.lossFake()), Map.entry("|grad_g|", m.gradNormGenerator())),
                     step -> {
                         if (display.snapshotEvery() > 0 && step % display.snapshotEvery() == 0) snapshot(di, step);
                     });

@@ -140,6 +140,7 @@ final class EvalCommand implements Callable<Integer> {
             PrecisionRecall.Result pr = PrecisionRecall.compute(fr, fx, k, batch);
             out.printf("precision (k=%d): %.4f%n", k, pr.precision());
             out.printf("recall (k=%d): %.4f%n", k, pr.recall());
+            smallSampleNote(fx.size(0), fr.size(0), fx.size(1));
         }
         return Main.EXIT_OK;
     }
@@ -213,6 +214,17 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     /** Low-dimensional data [N, D]: means, stds and the energy distance to the reference. */
+    /**
+     * A warning when n is too small for these metrics to mean what they do at the usual 10,000:
+     * FID is biased upwards (the more, the smaller n), and k-NN recall grows with fewer points.
+     */
+    private void smallSampleNote(long n, long nRef, long dims) {
+        long m = Math.min(n, nRef);
+        if (m >= 2000 && m >= 2 * dims) return;
+        spec.commandLine().getErr().printf("note: %d samples against %d reference points (%d-d): at this n the frechet distance is"
+                + " biased upwards and precision/recall are coarse; compare figures only at equal n (10,000 is the usual)%n", n, nRef, dims);
+    }
+
     private static void lowDimMetrics(Tensor samples, Tensor reference, PrintWriter out) {
         try (Scope s = Scope.open()) {
             Tensor m1 = samples.to(DType.FLOAT64).mean(new long[] {0}, false), m2 = reference.to(DType.FLOAT64).mean(new long[] {0}, false);

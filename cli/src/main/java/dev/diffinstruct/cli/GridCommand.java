@@ -55,6 +55,8 @@ final class GridCommand implements Callable<Integer> {
             for (Path p : inputs) {
                 Tensor t = Npy.read(p);
                 if (!t.dtype().isFloatingPoint()) t = t.to(DType.FLOAT32);
+                if (!t.to(DType.FLOAT64).allFinite()) // a plot of NaN is blank: refuse it as eval does
+                    throw new InvalidInputException(p + ": the samples contain NaN or infinite values (a diverged run?)");
                 arrays.add(t);
             }
             long[] first = arrays.get(0).shape();

@@ -3,6 +3,7 @@ package dev.diffinstruct.cli;
 import dev.diffinstruct.torch.ModelFileException;
 import dev.diffinstruct.torch.TorchException;
 import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.IoErrors;
 import dev.diffinstruct.trainer.StopRequest;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -120,6 +121,12 @@ public final class Main implements Runnable {
     /** The message a user needs, on one line. */
     static String oneLine(Throwable ex) {
         if (ex instanceof TorchException te) return te.summary();
+        if (ex instanceof java.io.UncheckedIOException u) {
+            // new UncheckedIOException(e) says e.toString(), a Java class name: say what it means instead
+            String m = u.getMessage();
+            if (m == null || m.equals(String.valueOf(u.getCause()))) return IoErrors.describe(u.getCause());
+        }
+        if (ex instanceof java.io.IOException io) return IoErrors.describe(io);
         String m = ex.getMessage();
         if (m == null || m.isBlank()) return ex.getClass().getSimpleName();
         String first = m.strip().split("\n", 2)[0];

@@ -72,8 +72,13 @@ final class Progress {
         int digits = Long.toString(total).length();
         b.append(String.format(Locale.ROOT, "step %" + digits + "d/%d  %5.1f%%  %.2f steps/s  ETA %s", step, total,
                 100.0 * step / Math.max(1, total), rate, eta(rate > 0 ? (total - step) / rate : Double.NaN)));
-        for (Map.Entry<String, Double> e : values.entrySet())
-            b.append(String.format(Locale.ROOT, "  %s %.4g", e.getKey(), e.getValue()));
+        for (Map.Entry<String, Double> e : values.entrySet()) {
+            if (e.getValue().isNaN()) continue; // not computed on this step (a loss during warm-up): not shown as NaN
+            int slash = e.getKey().indexOf('/'); // "name/total": a count, shown as "name value/total"
+            if (slash > 0) b.append(String.format(Locale.ROOT, "  %s %d/%s", e.getKey().substring(0, slash), Math.round(e.getValue()),
+                    e.getKey().substring(slash + 1)));
+            else b.append(String.format(Locale.ROOT, "  %s %.4g", e.getKey(), e.getValue()));
+        }
         b.append("  ckpt ").append(lastCheckpoint);
         return b.toString();
     }

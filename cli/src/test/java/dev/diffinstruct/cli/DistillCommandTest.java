@@ -85,21 +85,49 @@ class DistillCommandTest {
         assertFalse(bare.err().contains("differs"), bare.err());
         Cli asked = Cli.run("distill", "--out", out.toString(), "--steps", "100", "--batch", "32", "--ckpt-every", "30", "--resume");
         assertEquals(0, asked.exitCode(), asked.out() + asked.err());
-        assertTrue(asked.err().contains("option 'batch' differs from the checkpoint's"), asked.err());
-        assertFalse(asked.err().contains("'hidden'"), asked.err());
+        assertTrue(asked.err().matches("(?s).*resuming: --batch: checkpoint \\d+, given 32; keeping \\d+ .*"), asked.err());
+        assertFalse(asked.err().contains("--hidden"), asked.err());
         // options from a --config file are requests too
         Path conf = dir.resolve("resume.json");
         Files.writeString(conf, "{\"hidden\": 16}");
         Cli fromFile = Cli.run("distill", "--out", out.toString(), "--steps", "100", "--config", conf.toString(), "--resume");
         assertEquals(0, fromFile.exitCode(), fromFile.out() + fromFile.err());
-        assertTrue(fromFile.err().contains("option 'hidden' differs from the checkpoint's"), fromFile.err());
-        assertFalse(fromFile.err().contains("'batch'"), fromFile.err());
+        assertTrue(fromFile.err().contains("resuming: --hidden: checkpoint "), fromFile.err());
+        assertTrue(fromFile.err().contains(", given 16; keeping "), fromFile.err());
+        assertFalse(fromFile.err().contains("--batch:"), fromFile.err());
+        // a --steps the run has passed: said plainly, and nothing trains
+        Cli behind = Cli.run("distill", "--out", out.toString(), "--steps", "20", "--resume");
+        assertEquals(0, behind.exitCode(), behind.out() + behind.err());
+        assertTrue(behind.err().contains("at step 100: the run is already at --steps 20 or beyond, nothing is left to train"), behind.err());
 
         // refine the distilled generator (its latent_shape attribute gives the latent shape)
         Cli ref = Cli.run("refine", "--generator", out.resolve("generator.pt").toString(), "--fake", out.resolve("fake_score.pt").toString(),
                 "--out", dir.resolve("refined").toString(), "--steps", "20", "--warmup-fake", "0", "--batch", "64", "--log-every", "10");
         assertEquals(0, ref.exitCode(), ref.out() + ref.err());
         assertTrue(Files.exists(dir.resolve("refined/generator.pt")));
+    }
+
+    @Test
+    void fileErrorsAreSaidInWordsNotJavaClassNames() throws Exception {
+        Path file = Files.writeString(dir.resolve("notes.txt"), "not a folder");
+        Cli c = Cli.run("distill", "--out", file.toString(), "--steps", "3");
+        assertEquals(Main.EXIT_USAGE, c.exitCode(), c.err());
+        assertTrue(c.err().contains("--out " + file + " is not a writable folder (" + file + ": already exists)"), c.err());
+        assertFalse(c.err().contains("Exception"), c.err());
+        assertEquals("x.pt: no such file or folder", Main.oneLine(new java.io.UncheckedIOException(new java.nio.file.NoSuchFileException("x.pt"))));
+    }
+
+    @Test
+    void warmUpIsShownAsSuchAndStepsThatNeverReachTheGeneratorWarn() {
+        Cli c = Cli.run("distill", "--steps", "6", "--warmup-fake", "200", "--log-every", "2", "--out", dir.resolve("w").toString());
+        assertEquals(0, c.exitCode(), c.err());
+        assertTrue(c.err().contains("warning: --steps 6 ends within the fake score's warm-up (--warmup-fake 200)"), c.err());
+        assertTrue(c.out().contains("warm-up 6/200") && c.out().contains("loss_f"), c.out());
+        assertFalse(c.out().contains("NaN"), "no NaN for figures not computed yet: " + c.out());
+        Cli past = Cli.run("distill", "--steps", "12", "--warmup-fake", "10", "--log-every", "2", "--out", dir.resolve("p").toString());
+        assertEquals(0, past.exitCode(), past.err());
+        assertFalse(past.err().contains("warning"), past.err());
+        assertTrue(past.out().contains("loss_g") && past.out().contains("|grad_g|"), past.out());
     }
 
     @Test

@@ -60,4 +60,18 @@ class GridCommandTest {
         assertEquals(2, r.exitCode());
         assertTrue(r.err().contains("bad.npy"), r.err());
     }
+
+    @Test
+    void refusesNonFiniteSamples() {
+        Path a = dir.resolve("nan.npy");
+        try (Scope s = Scope.open()) {
+            Npy.write(a, Tensor.full(Double.NaN, 16, 2));
+        }
+        Path png = dir.resolve("nan.png");
+        Cli r = Cli.run("grid", a.toString(), "-o", png.toString());
+        assertEquals(2, r.exitCode(), r.err());
+        assertTrue(r.err().contains("nan.npy: the samples contain NaN or infinite values"), r.err());
+        assertEquals(1, r.errLines(), r.err());
+        assertTrue(!java.nio.file.Files.exists(png), "no blank plot written");
+    }
 }

@@ -254,6 +254,7 @@ class SamplingCommandsTest {
         Cli r = Cli.run("eval", "--samples", samples.toString(), "--reference", refs.toString());
         assertEquals(0, r.exitCode(), r.toString());
         assertTrue(r.out().contains("frechet distance (data space)") && r.out().contains("precision (k=3)") && r.out().contains("recall (k=3)"), r.out());
+        assertTrue(r.err().contains("note: 300 samples against 400 reference points (2-d): at this n the frechet distance is biased"), r.err());
         r = Cli.run("eval", "--samples", imgs.toString(), "--reference", irefs.toString(), "--features", features.toString(), "--batch", "16");
         assertEquals(0, r.exitCode(), r.toString());
         assertTrue(r.out().contains("frechet distance (features of features.pt (6-d))"), r.out());

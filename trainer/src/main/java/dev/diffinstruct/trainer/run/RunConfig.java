@@ -63,7 +63,9 @@ public abstract class RunConfig<C extends RunConfig<C>> {
     public C resumedAs(C requested, Set<String> alsoChangeable, Consumer<String> report) {
         Set<String> changeable = new HashSet<>(RESUMABLE);
         changeable.addAll(alsoChangeable);
-        RunFolder.reportKeptOptions(differences(requested), changeable, requested.given, report);
+        Map<String, Object> mine = asMap(this), theirs = asMap(requested);
+        RunFolder.reportKeptOptions(differences(requested), changeable, requested.given,
+                k -> new String[] {show(mine.get(k)), show(theirs.get(k))}, report);
         C cfg = copy();
         cfg.steps = requested.steps;
         cfg.logEvery = requested.logEvery;
@@ -100,6 +102,12 @@ public abstract class RunConfig<C extends RunConfig<C>> {
         List<String> out = new ArrayList<>();
         for (String k : keys.keySet()) if (!Objects.equals(a.get(k), b.get(k))) out.add(k);
         return out;
+    }
+
+    /** A config value as the user wrote it: JSON, with whole numbers without ".0" (Gson reads every number as a double). */
+    private static String show(Object v) {
+        if (v instanceof Double d && d == Math.rint(d) && Math.abs(d) < 1e15) return Long.toString(d.longValue());
+        return GSON.toJson(v);
     }
 
     @SuppressWarnings("unchecked")

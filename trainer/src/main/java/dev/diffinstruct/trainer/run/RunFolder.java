@@ -2,6 +2,7 @@ package dev.diffinstruct.trainer.run;
 
 import dev.diffinstruct.torch.AtomicFiles;
 import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.IoErrors;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,8 +27,10 @@ public final class RunFolder {
             Files.createDirectories(out);
             Path probe = Files.createTempFile(out, ".write-test", ".tmp");
             Files.delete(probe);
-        } catch (IOException | SecurityException e) {
-            throw new InvalidInputException("--out " + dir + " is not a writable folder (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
+        } catch (IOException e) {
+            throw new InvalidInputException("--out " + dir + " is not a writable folder (" + IoErrors.describe(e) + ")", e);
+        } catch (SecurityException e) {
+            throw new InvalidInputException("--out " + dir + " is not a writable folder (not permitted: " + e.getMessage() + ")", e);
         }
         return out;
     }
@@ -58,10 +61,19 @@ public final class RunFolder {
      * ({@code changeable}) and that the user gave ({@code given}; null: unknown, so all of them).
      * An option left at its default is no request, so it is not reported.
      */
-    public static void reportKeptOptions(List<String> differences, Set<String> changeable, Set<String> given, Consumer<String> listener) {
+    public static void reportKeptOptions(List<String> differences, Set<String> changeable, Set<String> given,
+                                         java.util.function.Function<String, String[]> values, Consumer<String> listener) {
         for (String k : differences)
-            if (!changeable.contains(k) && (given == null || given.contains(k)))
-                listener.accept("resuming: option '" + k + "' differs from the checkpoint's; the checkpoint's value is kept");
+            if (!changeable.contains(k) && (given == null || given.contains(k))) {
+                String[] v = values.apply(k); // {the checkpoint's, the request's}
+                listener.accept("resuming: " + optionName(k) + ": checkpoint " + v[0] + ", given " + v[1] + "; keeping " + v[0]
+                        + " (a resumed run keeps the checkpoint's options but --steps, the intervals and the non-finite policy)");
+            }
+    }
+
+    /** A config field's option: lrG -> --lr-g. */
+    static String optionName(String field) {
+        return "--" + field.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
     }
 
     /** A checkpoint part as UTF-8 text. */

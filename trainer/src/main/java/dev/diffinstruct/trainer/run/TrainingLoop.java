@@ -180,7 +180,11 @@ public final class TrainingLoop<M extends LoggedMetrics<M>> {
     public void restore(CheckpointStore.Checkpoint c, JsonObject state, Consumer<String> report) {
         step = c.step();
         wallBefore = state.get("wall_seconds").getAsDouble();
-        report.accept("resuming from " + out.toAbsolutePath().relativize(c.file().toAbsolutePath()) + " at step " + step + " of " + cfg.steps);
+        String from = "resuming from " + out.toAbsolutePath().relativize(c.file().toAbsolutePath()) + " at step " + step;
+        if (step >= cfg.steps)
+            report.accept(from + ": the run is already at --steps " + cfg.steps + " or beyond, nothing is left to train"
+                    + " (give a larger --steps to continue it)");
+        else report.accept(from + " of " + cfg.steps);
     }
 
     public long step() {
