@@ -87,23 +87,13 @@ class ProcessGroupTest {
         }
     }
 
-    private static ScriptModule linear(long seed) {
-        ScriptModule m = ScriptModule.create("Lin");
-        try (Scope s = Scope.open(); Generator gen = new Generator(seed)) {
-            m.registerParameter("w", Tensor.randn(gen, 3, 4));
-            m.registerParameter("b", Tensor.randn(gen, 3));
-        }
-        m.define("def forward(self, x: Tensor) -> Tensor:\n    return x.matmul(self.w.t()) + self.b\n");
-        return m.requiresGrad(true);
-    }
-
     @Test
     void gradientsAreAveragedAndParametersBroadcast() throws Exception {
         // each rank's gradient of sum(m(x_r)) with its own x_r; the mean over ranks is the gradient
         // of the mean of both losses, computed here in one process for comparison
         IntFunction<float[]> input = r -> new float[] {r + 1, -r, 0.5f, 2 * r - 1};
         List<float[][]> res = onRanks(2, Duration.ofSeconds(30), g -> {
-            try (Scope s = Scope.open(); ScriptModule m = linear(100 + g.rank())) {
+            try (Scope s = Scope.open(); ScriptModule m = TrainingHelpersTest.linear(100 + g.rank())) {
                 g.broadcastParameters(m, 0); // rank 1's module now holds rank 0's parameters
                 m.forward(Tensor.of(input.apply(g.rank()), 1, 4)).sum().backward();
                 g.allReduceGradients(m);
@@ -111,7 +101,7 @@ class ProcessGroupTest {
                 return new float[][] {p.get(0).toFloatArray(), p.get(0).grad().toFloatArray(), p.get(1).grad().toFloatArray()};
             }
         });
-        try (Scope s = Scope.open(); ScriptModule ref = linear(100)) {
+        try (Scope s = Scope.open(); ScriptModule ref = TrainingHelpersTest.linear(100)) {
             Tensor l0 = ref.forward(Tensor.of(input.apply(0), 1, 4)).sum();
             Tensor l1 = ref.forward(Tensor.of(input.apply(1), 1, 4)).sum();
             l0.add(l1).mul(0.5).backward();

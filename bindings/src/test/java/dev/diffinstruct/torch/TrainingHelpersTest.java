@@ -15,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** The one-call module helpers of the training loop equal the per-parameter calls they replace, bit for bit. */
 class TrainingHelpersTest {
 
-    private static ScriptModule linear(long seed) {
+    static ScriptModule linear(long seed) {
         ScriptModule m = ScriptModule.create("Lin");
         try (Scope s = Scope.open(); Generator g = new Generator(seed)) {
             m.registerParameter("w", Tensor.randn(g, 3, 4));

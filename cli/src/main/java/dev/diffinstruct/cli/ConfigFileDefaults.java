@@ -19,8 +19,9 @@ import java.util.TreeSet;
 
 /**
  * {@code --config run.json}: option values from a JSON object whose keys are long option names
- * without dashes ({@code "lr-g": 1e-4}, {@code "steps": 2000}); flags on the command line override
- * them. Unknown keys are an error, so a typo in a config file is not silently ignored.
+ * without dashes ({@code "lr-g": 1e-4}, {@code "steps": 2000}), or a run's own {@code config.json}
+ * ({@link #asOptions}); flags on the command line override them. Unknown keys are an error, so a
+ * typo in a config file is not silently ignored.
  */
 final class ConfigFileDefaults implements CommandLine.IDefaultValueProvider {
     private final Path file;
@@ -44,13 +45,46 @@ final class ConfigFileDefaults implements CommandLine.IDefaultValueProvider {
         try {
             JsonElement root = JsonParser.parseString(Files.readString(file));
             if (!root.isJsonObject()) throw new InvalidInputException(file + ": a config file must hold one JSON object");
-            return new ConfigFileDefaults(file, ((JsonObject) root).asMap());
+            return new ConfigFileDefaults(file, asOptions(((JsonObject) root).asMap()));
         } catch (IOException e) {
             throw new InvalidInputException("cannot read config file " + file + ": " + e.getMessage());
         } catch (RuntimeException e) {
             if (e instanceof InvalidInputException) throw e;
             throw new InvalidInputException(file + " is not valid JSON: " + e.getMessage());
         }
+    }
+
+    /**
+     * A run's own {@code config.json} (field names: {@code lrG}, {@code beta1}/{@code beta2},
+     * {@code trainMode}) as option names ({@code lr-g}, {@code betas}, {@code no-dropout}), so that
+     * a run can be run again from its config; keys that already are option names pass unchanged.
+     */
+    static Map<String, JsonElement> asOptions(Map<String, JsonElement> raw) {
+        Map<String, JsonElement> out = new java.util.LinkedHashMap<>();
+        JsonElement beta1 = null, beta2 = null;
+        for (Map.Entry<String, JsonElement> e : raw.entrySet()) {
+            String k = e.getKey();
+            JsonElement v = e.getValue();
+            if (v == null || v.isJsonNull()) continue; // unset in the run (e.g. no --generator): the default
+            switch (k) {
+                case "beta1" -> beta1 = v;
+                case "beta2" -> beta2 = v;
+                case "trainMode" -> { // the networks' dropout: on unless --no-dropout
+                    if (!v.getAsBoolean()) out.put("no-dropout", new com.google.gson.JsonPrimitive(true));
+                }
+                case "latentShape" -> out.put("latent-dim", v);
+                case "maxSkippedInARow" -> { } // a fixed limit of train-teacher, not an option
+                default -> out.put(k.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT), v);
+            }
+        }
+        if (beta1 != null || beta2 != null) {
+            if (beta1 == null || beta2 == null) throw new InvalidInputException("a config with beta1 needs beta2 too (or \"betas\": [b1, b2])");
+            com.google.gson.JsonArray betas = new com.google.gson.JsonArray();
+            betas.add(beta1);
+            betas.add(beta2);
+            out.put("betas", betas);
+        }
+        return out;
     }
 
     /** The option names the file sets (long names without dashes). */

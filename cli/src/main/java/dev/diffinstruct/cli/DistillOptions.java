@@ -3,6 +3,7 @@ package dev.diffinstruct.cli;
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import dev.diffinstruct.trainer.distill.GeneratorObjective;
 import dev.diffinstruct.trainer.run.Resume;
+import dev.diffinstruct.trainer.run.RunFolder;
 import dev.diffinstruct.trainer.run.World;
 import dev.diffinstruct.trainer.distill.IklLoss;
 import picocli.CommandLine.Option;
@@ -93,6 +94,9 @@ final class DistillOptions {
 
     @Option(names = "--sigma-max", paramLabel = "S", description = "Largest sigma of --sigma-sampler karras (default: 80).")
     Double sigmaMax;
+
+    @Option(names = "--rho", paramLabel = "R", description = "Exponent of the Karras grid of --sigma-sampler karras (default: 7).")
+    Double rho;
 
     @Option(names = "--no-dropout", description = "Run teacher and fake score in eval mode (default: train mode, same dropout masks in both).")
     boolean noDropout;
@@ -186,10 +190,14 @@ final class DistillOptions {
         DistillRunner.Display display = display(spec);
         Integer launched = Launcher.launchIfAsked(nprocPerNode, cfg.batch, spec);
         if (launched != null) return launched;
+        boolean existed = java.nio.file.Files.exists(java.nio.file.Path.of(cfg.out));
         try (World world = Launcher.joinWorld(cfg.device)) {
             cfg.device = Launcher.rankDevice(cfg.device, device, world);
             return DistillRunner.run(cfg, Resume.of(resume), display, spec.commandLine().getOut(), spec.commandLine().getErr(),
                     new DistillRunner.Hooks() {}, world);
+        } catch (RuntimeException e) {
+            RunFolder.removeIfLeftEmpty(java.nio.file.Path.of(cfg.out), existed); // a failed start leaves no empty --out behind
+            throw e;
         }
     }
 
@@ -224,6 +232,7 @@ final class DistillOptions {
         if (pStd != null) c.pStd = pStd;
         if (sigmaMin != null) c.sigmaMin = sigmaMin;
         if (sigmaMax != null) c.sigmaMax = sigmaMax;
+        if (rho != null) c.rho = rho;
         if (noDropout) c.trainMode = false;
         if (steps != null) c.steps = steps;
         if (batch != null) c.batch = batch;

@@ -82,7 +82,7 @@ class DistillCommandTest {
         // options left out are not requests: a resume reports only given options that differ
         Cli bare = Cli.run("distill", "--out", out.toString(), "--steps", "90", "--ckpt-every", "30", "--resume");
         assertEquals(0, bare.exitCode(), bare.out() + bare.err());
-        assertFalse(bare.err().contains("differs"), bare.err());
+        assertFalse(bare.err().contains("; keeping "), bare.err());
         Cli asked = Cli.run("distill", "--out", out.toString(), "--steps", "100", "--batch", "32", "--ckpt-every", "30", "--resume");
         assertEquals(0, asked.exitCode(), asked.out() + asked.err());
         assertTrue(asked.err().matches("(?s).*resuming: --batch: checkpoint \\d+, given 32; keeping \\d+ .*"), asked.err());
@@ -114,6 +114,15 @@ class DistillCommandTest {
         assertEquals(Main.EXIT_USAGE, c.exitCode(), c.err());
         assertTrue(c.err().contains("--out " + file + " is not a writable folder (" + file + ": already exists)"), c.err());
         assertFalse(c.err().contains("Exception"), c.err());
+        // a failed start leaves no empty --out behind (one that was there before stays)
+        Path fresh = dir.resolve("never-made");
+        Path bad = Files.writeString(dir.resolve("bad.pt"), "not TorchScript");
+        Cli failed = Cli.run("distill", "--teacher", bad.toString(), "--out", fresh.toString(), "--steps", "3");
+        assertEquals(Main.EXIT_USAGE, failed.exitCode(), failed.err());
+        assertFalse(Files.exists(fresh), "a failed start left " + fresh);
+        Path kept = Files.createDirectories(dir.resolve("was-there"));
+        Cli.run("distill", "--teacher", bad.toString(), "--out", kept.toString(), "--steps", "3");
+        assertTrue(Files.isDirectory(kept), "a folder the user had is kept");
         assertEquals("x.pt: no such file or folder", Main.oneLine(new java.io.UncheckedIOException(new java.nio.file.NoSuchFileException("x.pt"))));
     }
 

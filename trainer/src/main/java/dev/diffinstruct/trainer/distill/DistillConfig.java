@@ -158,6 +158,7 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
     /** Checks ranges; throws {@link InvalidInputException} naming the option. */
     public DistillConfig validate() {
         validateRun();
+        require(rho > 0 && Double.isFinite(rho), "--rho must be > 0, got " + rho);
         require(batch >= 1, "--batch must be >= 1, got " + batch);
         require(fakeSteps >= 1, "--fake-steps must be >= 1, got " + fakeSteps);
         require(warmupFake >= 0, "--warmup-fake must be >= 0, got " + warmupFake);

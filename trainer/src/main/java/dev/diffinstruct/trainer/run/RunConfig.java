@@ -106,6 +106,7 @@ public abstract class RunConfig<C extends RunConfig<C>> {
 
     /** A config value as the user wrote it: JSON, with whole numbers without ".0" (Gson reads every number as a double). */
     private static String show(Object v) {
+        if (v == null) return "unset";
         if (v instanceof Double d && d == Math.rint(d) && Math.abs(d) < 1e15) return Long.toString(d.longValue());
         return GSON.toJson(v);
     }

@@ -35,6 +35,19 @@ public final class RunFolder {
         return out;
     }
 
+    /**
+     * After a command failed before it wrote anything: removes {@code out} if the command created
+     * it ({@code existedBefore} false) and it is still empty, so a failed start leaves nothing behind.
+     */
+    public static void removeIfLeftEmpty(Path out, boolean existedBefore) {
+        if (existedBefore) return;
+        try (var entries = Files.list(out)) {
+            if (entries.findAny().isEmpty()) Files.delete(out);
+        } catch (IOException | UncheckedIOException e) {
+            // not there, not empty or not ours to remove: leave it
+        }
+    }
+
     /** The run's checkpoints, in {@code out/checkpoints}. */
     public static CheckpointStore checkpoints(Path out) {
         return new CheckpointStore(out.resolve("checkpoints"));
