@@ -27,13 +27,14 @@ import java.util.concurrent.Callable;
 /** {@code inspect FILE.pt}: what a TorchScript file holds and which roles it can play. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = {"Show a TorchScript file's methods, parameters and buffers, and try it as a teacher",
-                "or generator on a dummy input.", "",
-                "Example: ./diffinstruct inspect teacher.pt --shape 1,28,28"})
+                "or generator on a dummy input; or describe a checkpoint (ckpt-*.zip) or a run folder (--out) of this tool.", "",
+                "Example: ./diffinstruct inspect teacher.pt --shape 1,28,28",
+                "         ./diffinstruct inspect demo-out/checkpoints/ckpt-000006000.zip"})
 final class InspectCommand implements Callable<Integer> {
     @Mixin
     GlobalOptions global;
 
-    @Parameters(paramLabel = "FILE.pt", description = "A TorchScript file (torch.jit.save).")
+    @Parameters(paramLabel = "FILE", description = "A TorchScript file (torch.jit.save), a checkpoint of this tool, or a run folder.")
     Path file;
 
     @Option(names = "--shape", paramLabel = "D[,H,W]", split = ",",
@@ -58,6 +59,14 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        if (java.nio.file.Files.isDirectory(file)) {
+            RunInspection.runFolder(file, out);
+            return Main.EXIT_OK;
+        }
+        if (RunInspection.isCheckpoint(file)) {
+            RunInspection.checkpoint(file, out);
+            return Main.EXIT_OK;
+        }
         Device dev = DeviceOption.parse(device);
         try (ScriptModule m = ScriptModule.load(file, dev); Scope scope = Scope.open()) {
             out.println(file + "  (libtorch " + Torch.version() + ", BLAS: " + Torch.blasKind() + ")");

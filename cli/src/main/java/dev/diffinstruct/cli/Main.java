@@ -25,6 +25,7 @@ import java.io.PrintWriter;
                 TeacherSampleCommand.class,
                 EvalCommand.class,
                 GridCommand.class,
+                CompletionCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {

@@ -116,4 +116,34 @@ class InspectCommandTest {
         assertTrue(r.out().contains("libtorch     1.") || r.out().contains("libtorch     2."), r.out());
         assertTrue(r.out().contains("BLAS"), r.out());
     }
+
+    @Test
+    void describesItsOwnCheckpointsAndRunFolders() throws Exception {
+        Path run = dir.resolve("run");
+        Cli d = Cli.run("distill", "--out", run.toString(), "--steps", "8", "--warmup-fake", "2", "--batch", "32", "--ckpt-every", "4", "-q");
+        assertEquals(0, d.exitCode(), d.err());
+        Cli c = Cli.run("inspect", run.resolve("checkpoints/ckpt-000000008.zip").toString());
+        assertEquals(0, c.exitCode(), c.err());
+        for (String s : new String[] {"a checkpoint at step 8", "skipped: 0", "\"builtin:mixture\"", "batch: 32", "generator.pt", "adam_fake.bin", "bytes"})
+            assertTrue(c.out().contains(s), "'" + s + "' in " + c.out());
+        Cli f = Cli.run("inspect", run.toString());
+        assertEquals(0, f.exitCode(), f.err());
+        for (String s : new String[] {"a run folder", "ckpt-000000004.zip", "ckpt-000000008.zip", "generator_ema.pt", "last logged: {\"step\":8"})
+            assertTrue(f.out().contains(s), "'" + s + "' in " + f.out());
+        Cli other = Cli.run("inspect", dir.toString());
+        assertEquals(2, other.exitCode(), other.err());
+        assertTrue(other.err().contains("not a run of this tool"), other.err());
+    }
+
+    @Test
+    void completionScriptsKnowEveryCommandAndOption() {
+        Cli b = Cli.run("completion", "bash");
+        assertEquals(0, b.exitCode(), b.err());
+        for (String s : new String[] {"complete -F", "distill", "train-teacher", "--nproc-per-node", "--resume", "inspect"})
+            assertTrue(b.out().contains(s), "'" + s + "' in the bash script");
+        assertEquals(0, Cli.run("completion", "zsh").exitCode());
+        Cli bad = Cli.run("completion", "fish");
+        assertEquals(2, bad.exitCode(), bad.err());
+        assertTrue(bad.err().contains("bash or zsh"), bad.err());
+    }
 }
