@@ -79,7 +79,6 @@ template <typename PG> struct Group final : Collectives {
 struct dt_group_s {
   uint32_t tag = TAG_GROUP;
   int rank = 0, world = 1;
-  std::string backend;
   std::chrono::milliseconds timeout{0};
   int64_t calls = 0;
 #ifdef DISHIM_WITH_GLOO
@@ -169,7 +168,6 @@ dt_group dt_group_new(const char *backend, const char *host, int port, int rank,
         auto g = std::make_unique<dt_group_s>();
         g->rank = rank;
         g->world = world;
-        g->backend = b;
         g->timeout = std::chrono::milliseconds(timeout_ms);
         c10d::TCPStoreOptions so;
         so.port = static_cast<uint16_t>(port);

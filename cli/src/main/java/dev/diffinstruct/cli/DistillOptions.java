@@ -3,8 +3,6 @@ package dev.diffinstruct.cli;
 import dev.diffinstruct.trainer.distill.DistillConfig;
 import dev.diffinstruct.trainer.distill.GeneratorObjective;
 import dev.diffinstruct.trainer.run.Resume;
-import dev.diffinstruct.trainer.run.RunFolder;
-import dev.diffinstruct.trainer.run.World;
 import dev.diffinstruct.trainer.distill.IklLoss;
 import picocli.CommandLine.Option;
 
@@ -188,17 +186,11 @@ final class DistillOptions {
         DistillConfig cfg = toConfig(generator);
         cfg.given = GivenOptions.fields(spec);
         DistillRunner.Display display = display(spec);
-        Integer launched = Launcher.launchIfAsked(nprocPerNode, cfg.batch, spec);
-        if (launched != null) return launched;
-        boolean existed = java.nio.file.Files.exists(java.nio.file.Path.of(cfg.out));
-        try (World world = Launcher.joinWorld(cfg.device)) {
-            cfg.device = Launcher.rankDevice(cfg.device, device, world);
+        return Launcher.train(nprocPerNode, cfg.batch, () -> cfg.device, device, cfg.out, spec, (rankDevice, world) -> {
+            cfg.device = rankDevice;
             return DistillRunner.run(cfg, Resume.of(resume), display, spec.commandLine().getOut(), spec.commandLine().getErr(),
                     new DistillRunner.Hooks() {}, world);
-        } catch (RuntimeException e) {
-            RunFolder.removeIfLeftEmpty(java.nio.file.Path.of(cfg.out), existed); // a failed start leaves no empty --out behind
-            throw e;
-        }
+        });
     }
 
     /** The configuration: defaults (the mixture's for the built-in teacher), then the options given. */

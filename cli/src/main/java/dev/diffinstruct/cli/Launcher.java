@@ -1,7 +1,9 @@
 package dev.diffinstruct.cli;
 
 import dev.diffinstruct.trainer.StopRequest;
+import dev.diffinstruct.trainer.run.RunFolder;
 import dev.diffinstruct.trainer.run.World;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -11,9 +13,12 @@ import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -34,7 +39,7 @@ final class Launcher {
      * {@code --nproc-per-node n}: checked, and when n > 1 outside a launched job the workers are run
      * here and their exit code returned; null when this process is to train itself.
      */
-    static Integer launchIfAsked(Integer n, long batch, picocli.CommandLine.Model.CommandSpec spec) {
+    private static Integer launchIfAsked(Integer n, long batch, CommandSpec spec) {
         if (n == null) return null;
         if (n < 1) throw new IllegalArgumentException("--nproc-per-node must be >= 1, got " + n);
         if (System.getenv("WORLD_SIZE") != null)
@@ -45,15 +50,30 @@ final class Launcher {
         return launch(n, spec.root().commandLine().getParseResult().originalArgs().toArray(String[]::new), spec.commandLine().getErr());
     }
 
-    /** The world the environment describes (torchrun's variables), over NCCL for a CUDA device, else Gloo. */
-    static World joinWorld(String device) {
-        return World.fromEnvironment(System.getenv(), device.startsWith("cuda") ? "nccl" : "gloo");
+    /** A training command's work in this process: as rank {@code world.rank()}, on {@code device}. */
+    interface Training {
+        int run(String device, World world);
     }
 
-    /** A CUDA rank's device: cuda:LOCAL_RANK (one GPU per rank on its machine), unless --device named one. */
-    static String rankDevice(String device, String given, World world) {
-        boolean named = given != null && given.contains(":");
-        return world.size() > 1 && device.startsWith("cuda") && !named ? "cuda:" + world.localRank() : device;
+    /**
+     * A training command (distill, refine, train-teacher): with {@code --nproc-per-node n > 1} the
+     * workers, else this process as the rank that torchrun's variables name (NCCL for a CUDA
+     * device, else Gloo) on the device {@code resolveDevice} gives, a CUDA rank on cuda:LOCAL_RANK
+     * unless --device named one ({@code givenDevice}). A start that fails removes the {@code out} folder it created.
+     */
+    static int train(Integer n, long batch, Supplier<String> resolveDevice, String givenDevice, String out, CommandSpec spec, Training t) {
+        Integer launched = launchIfAsked(n, batch, spec);
+        if (launched != null) return launched;
+        String device = resolveDevice.get(); // here, not before: with --nproc-per-node each worker resolves its own
+        Path dir = Path.of(out);
+        boolean existed = Files.exists(dir);
+        try (World world = World.fromEnvironment(System.getenv(), device.startsWith("cuda") ? "nccl" : "gloo")) {
+            boolean named = givenDevice != null && givenDevice.contains(":");
+            return t.run(world.size() > 1 && device.startsWith("cuda") && !named ? "cuda:" + world.localRank() : device, world);
+        } catch (RuntimeException e) {
+            RunFolder.removeIfLeftEmpty(dir, existed); // a failed start leaves no empty --out behind
+            throw e;
+        }
     }
 
     /** The command line of this JVM for a worker: same java, JVM flags and class path, then {@code args}. */

@@ -127,17 +127,12 @@ final class TrainTeacherCommand implements Callable<Integer> {
         if (config != null) ConfigFileDefaults.read(config).validate(spec);
         TeacherConfig cfg = toConfig();
         cfg.given = GivenOptions.fields(spec);
-        Integer launched = Launcher.launchIfAsked(nprocPerNode, cfg.batch, spec);
-        if (launched != null) return launched;
-        cfg.device = dev.diffinstruct.trainer.DeviceOption.parse(cfg.device == null ? "auto" : cfg.device).toString();
-        boolean existed = java.nio.file.Files.exists(java.nio.file.Path.of(cfg.out));
-        try (World world = Launcher.joinWorld(cfg.device)) {
-            cfg.device = Launcher.rankDevice(cfg.device, device, world);
+        return Launcher.train(nprocPerNode, cfg.batch,
+                () -> dev.diffinstruct.trainer.DeviceOption.parse(cfg.device == null ? "auto" : cfg.device).toString(), device, cfg.out, spec,
+                (rankDevice, world) -> {
+            cfg.device = rankDevice;
             return train(cfg, world);
-        } catch (RuntimeException e) {
-            dev.diffinstruct.trainer.run.RunFolder.removeIfLeftEmpty(java.nio.file.Path.of(cfg.out), existed);
-            throw e;
-        }
+        });
     }
 
     private int train(TeacherConfig cfg, World world) {

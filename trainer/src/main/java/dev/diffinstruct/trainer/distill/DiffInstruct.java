@@ -248,11 +248,10 @@ public final class DiffInstruct implements AutoCloseable {
         return rng.state();
     }
 
-    /** The optimiser and RNG states, as checkpoint parts. */
-    void saveState(Map<String, byte[]> parts) {
+    /** The optimisers' states, as checkpoint parts (the random states: {@link World#randomStateParts}). */
+    void saveOptimizers(Map<String, byte[]> parts) {
         parts.put("adam_generator.bin", optG.saveState());
         parts.put("adam_fake.bin", optF.saveState());
-        parts.put("rng.bin", rng.state());
     }
 
     @Override

@@ -172,14 +172,10 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
             s.optF.loadState(c.part("adam_fake.bin"));
             s.optG.setLr(cfg.lrG); // the saved state carries the old rate; cfg's is the one to use
             s.optF.setLr(cfg.lrF);
-            int savedWorld = state.has("world_size") ? state.get("world_size").getAsInt() : 1;
-            if (savedWorld != world.size())
-                listener.onMessage("resuming a run of " + savedWorld + " process(es) on " + world.size()
-                        + ": it continues, but not bit-exactly (the batch splits into other noise streams)");
-            String suffix = world.rank() == 0 ? "" : ".rank" + world.rank();
-            if (world.rank() < savedWorld) {
-                s.rng.setState(c.part("rng" + suffix + ".bin"));
-                Torch.setRngState(c.part("torch_rng" + suffix + ".bin"));
+            Optional<World.RandomStates> own = world.randomStates(c, state, listener::onMessage);
+            if (own.isPresent()) {
+                s.rng.setState(own.get().noise());
+                Torch.setRngState(own.get().dropout());
             } else { // a rank the run did not have: a fresh stream of its own, seeded by the rank and step
                 try (Generator fresh = new Generator(Networks.seed(trainingStream(cfg.seed, world.rank()), (int) c.step()))) {
                     s.rng.setState(fresh.state());
@@ -263,7 +259,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("latent_shape", latentShape);
         s.put("data_shape", dataShape);
-        if (world.size() > 1) s.put("world_size", world.size());
+        world.describe(s);
         return s;
     }
 
@@ -275,20 +271,16 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
                 throw new DiffInstruct.NonFiniteException("step " + loop.step() + ": the "
                         + (m == fake.module() ? "fake score" : m == ema.module() ? "EMA generator" : "generator")
                         + " has non-finite parameters; no checkpoint written, the last one is clean");
+        // every rank's random states (a collective); the networks and optimisers are the same on all
+        // ranks: rank 0's are saved
+        Map<String, byte[]> random = world.randomStateParts(step.rngState());
+        if (!world.isMain()) return random;
         Map<String, byte[]> parts = new LinkedHashMap<>();
-        // every rank's random states (a collective), so that a resume with as many ranks is exact;
-        // the networks and optimisers are the same on all ranks: rank 0's are saved
-        byte[][] rng = world.gather(step.rngState()), torchRng = world.gather(Torch.rngState());
-        if (!world.isMain()) return parts;
         parts.put("generator.pt", generator.module().toBytes());
         parts.put("generator_ema.pt", ema.module().toBytes());
         parts.put("fake.pt", fake.module().toBytes());
-        step.saveState(parts);
-        parts.put("torch_rng.bin", torchRng[0]);
-        for (int r = 1; r < world.size(); r++) {
-            parts.put("rng.rank" + r + ".bin", rng[r]);
-            parts.put("torch_rng.rank" + r + ".bin", torchRng[r]);
-        }
+        step.saveOptimizers(parts);
+        parts.putAll(random);
         return parts;
     }
 

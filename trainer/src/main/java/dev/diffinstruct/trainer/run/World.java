@@ -4,10 +4,15 @@ import dev.diffinstruct.torch.ProcessGroup;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.torch.Torch;
 import dev.diffinstruct.trainer.InvalidInputException;
+import com.google.gson.JsonObject;
 
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * The processes of one data-parallel run: this process's rank among {@link #size} and, when there
@@ -126,6 +131,52 @@ public final class World implements AutoCloseable {
 
     public void barrier() {
         if (group != null) group.barrier();
+    }
+
+    // ---- every rank's random states in a checkpoint (both trainers) ---------------------------
+
+    private static final String SIZE_KEY = "world_size";
+
+    /** The checkpoint state's record of how many ranks wrote it (absent for one). */
+    public void describe(Map<String, Object> state) {
+        if (size > 1) state.put(SIZE_KEY, size);
+    }
+
+    /** This rank's states of its noise stream and of libtorch's default generator (dropout), as a checkpoint saved them. */
+    public record RandomStates(byte[] noise, byte[] dropout) {}
+
+    /**
+     * Collective: every rank's random states, as checkpoint parts on rank 0 ({@code rng.bin} and
+     * {@code torch_rng.bin} its own, {@code rng.rankR.bin} and {@code torch_rng.rankR.bin} the
+     * others'), so that a resume on as many ranks is exact; empty on the other ranks.
+     */
+    public Map<String, byte[]> randomStateParts(byte[] noiseState) {
+        byte[][] noise = gather(noiseState), dropout = gather(Torch.rngState());
+        Map<String, byte[]> parts = new LinkedHashMap<>();
+        if (!isMain()) return parts;
+        for (int r = 0; r < size; r++) {
+            parts.put(partName("rng", r), noise[r]);
+            parts.put(partName("torch_rng", r), dropout[r]);
+        }
+        return parts;
+    }
+
+    /**
+     * This rank's random states in checkpoint {@code c} (whose state.json is {@code state}); empty
+     * when the run that wrote it had no such rank. A different number of ranks is reported: the
+     * run continues, but not bit-exactly.
+     */
+    public Optional<RandomStates> randomStates(CheckpointStore.Checkpoint c, JsonObject state, Consumer<String> report) {
+        int saved = state.has(SIZE_KEY) ? state.get(SIZE_KEY).getAsInt() : 1;
+        if (saved != size)
+            report.accept("resuming a run of " + saved + " process(es) on " + size
+                    + ": it continues, but not bit-exactly (the batch splits into other noise streams)");
+        if (rank >= saved) return Optional.empty();
+        return Optional.of(new RandomStates(c.part(partName("rng", rank)), c.part(partName("torch_rng", rank))));
+    }
+
+    private static String partName(String kind, int rank) {
+        return kind + (rank == 0 ? "" : ".rank" + rank) + ".bin";
     }
 
     /** Leaves the group. */

@@ -148,14 +148,11 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
             ema = ScriptModule.load(c.part("model_ema.pt"), device);
             TeacherRun t = new TeacherRun(cfg, device, data, model, ema, world);
             TeacherStep s = t.step;
+            Optional<World.RandomStates> own;
             try {
                 s.opt.loadState(c.part("adam.bin"));
-                int savedWorld = state.has("world_size") ? state.get("world_size").getAsInt() : 1;
-                if (savedWorld != world.size())
-                    listener.onMessage("resuming a run of " + savedWorld + " process(es) on " + world.size()
-                            + ": it continues, but not bit-exactly (the batch splits into other noise streams)");
-                String suffix = world.rank() == 0 ? "" : ".rank" + world.rank();
-                if (world.rank() < savedWorld) s.rng.setState(c.part("rng" + suffix + ".bin"));
+                own = world.randomStates(c, state, listener::onMessage);
+                if (own.isPresent()) s.rng.setState(own.get().noise());
                 s.dataRng.setState(c.part("data_rng.bin"));
                 try {
                     s.batches.restoreState(c.part("batches.bin"));
@@ -166,8 +163,7 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
                 t.close();
                 throw e;
             }
-            if (world.rank() < (state.has("world_size") ? state.get("world_size").getAsInt() : 1))
-                Torch.setRngState(c.part("torch_rng" + (world.rank() == 0 ? "" : ".rank" + world.rank()) + ".bin"));
+            if (own.isPresent()) Torch.setRngState(own.get().dropout());
             else Torch.manualSeed(cfg.seed + world.rank() + 7919 * c.step()); // a rank the run did not have
             s.skipped = state.get("skipped").getAsLong();
             s.skippedInARow = state.get("skipped_in_a_row").getAsLong();
@@ -243,27 +239,23 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
         state.put("data_shape", dataShape);
         state.put("data_size", data.size());
         state.put("data_checksum", checksum(data));
-        if (world.size() > 1) state.put("world_size", world.size());
+        world.describe(state);
         return state;
     }
 
     @Override
     public Map<String, byte[]> parts() {
-        Map<String, byte[]> parts = new LinkedHashMap<>();
         // every rank's noise and dropout states (a collective); the rest is the same on all ranks
-        byte[][] rng = world.gather(step.rng.state()), torchRng = world.gather(Torch.rngState());
-        if (!world.isMain()) return parts;
+        Map<String, byte[]> random = world.randomStateParts(step.rng.state());
+        if (!world.isMain()) return random;
+        Map<String, byte[]> parts = new LinkedHashMap<>();
         parts.put("model.pt", model.module().toBytes());
         parts.put("model_ema.pt", ema.toBytes());
         parts.put("adam.bin", step.opt.saveState());
-        parts.put("rng.bin", rng[0]);
+        parts.put("rng.bin", random.get("rng.bin"));
         parts.put("data_rng.bin", step.dataRng.state());
         parts.put("batches.bin", step.batches.saveState());
-        parts.put("torch_rng.bin", torchRng[0]);
-        for (int r = 1; r < world.size(); r++) {
-            parts.put("rng.rank" + r + ".bin", rng[r]);
-            parts.put("torch_rng.rank" + r + ".bin", torchRng[r]);
-        }
+        parts.putAll(random); // torch_rng.bin, then the other ranks' states
         return parts;
     }
 
