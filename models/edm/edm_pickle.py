@@ -96,7 +96,10 @@ def _allowed(module, name):
     if module == 'torch' and (name.endswith('Storage') or isinstance(getattr(torch, name, None), torch.dtype)):
         return getattr(torch, name)
     if module in ('numpy.core.multiarray', 'numpy._core.multiarray') and name in ('scalar', '_reconstruct'):
-        import numpy.core.multiarray as m
+        try:  # numpy 2 moved it; numpy 1 has only the old name
+            import numpy._core.multiarray as m
+        except ImportError:
+            import numpy.core.multiarray as m
         return getattr(m, name)
     if full in ('numpy.dtype', 'numpy.ndarray') or (module == 'numpy.dtypes' and name.endswith('DType')):
         import numpy

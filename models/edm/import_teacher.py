@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -23,17 +24,10 @@ import torch  # noqa: E402
 import edm_pickle  # noqa: E402
 from edm_nets import IDDPM, MODELS, PRECOND_KINDS  # noqa: E402
 from edm_precond import Teacher, TeacherCond  # noqa: E402
+from import_common import (SIGMAS, InputError, check_inputs, compare, load_into, run, say,  # noqa: E402
+                           script, write_check)
 
-SIGMAS = [0.002, 0.01, 0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 20.0, 80.0]
 PRECOND_NAMES = {v: k for k, v in PRECOND_KINDS.items()}
-
-
-class InputError(Exception):
-    pass
-
-
-def say(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def build_teacher(rec):
@@ -65,46 +59,6 @@ def build_teacher(rec):
     return teacher.eval()
 
 
-def load_into(module, tensors, what, placeholder_u=False):
-    own = module.state_dict()
-    if placeholder_u:
-        tensors = dict(tensors, u=own['u'])
-    missing = [k for k in own if k not in tensors]
-    unexpected = [k for k in tensors if k not in own]
-    if missing or unexpected:
-        raise InputError(f'its {what} parameters do not match the architecture its arguments describe '
-                         f'(missing {missing[:3]}{"..." if len(missing) > 3 else ""}, '
-                         f'unexpected {unexpected[:3]}{"..." if len(unexpected) > 3 else ""})')
-    for k, v in own.items():
-        if tuple(tensors[k].shape) != tuple(v.shape):
-            raise InputError(f'its parameter {k} has shape {list(tensors[k].shape)}, the architecture needs {list(v.shape)}')
-    module.load_state_dict({k: tensors[k].float() for k in own})
-
-
-def check_inputs(shape, label_dim, batch=len(SIGMAS), seed=0):
-    """Noisy images y + sigma n at sigma 0.002..80, y uniform in [-1, 1], labels cycling over classes."""
-    g = torch.Generator().manual_seed(seed)
-    sigma = torch.tensor(SIGMAS[:batch] if batch <= len(SIGMAS) else (SIGMAS * batch)[:batch], dtype=torch.float32)
-    y = torch.rand([batch] + list(shape), generator=g) * 2 - 1
-    x = y + sigma.reshape(-1, *([1] * len(shape))) * torch.randn([batch] + list(shape), generator=g)
-    labels = torch.eye(label_dim)[torch.arange(batch) % label_dim] if label_dim else None
-    return x, sigma, labels
-
-
-def compare(expected, got):
-    """max |got - expected| relative to max(1, max |expected|): the figure the tolerance bounds."""
-    scale = max(1.0, float(expected.abs().max()))
-    return float((got - expected).abs().max()) / scale
-
-
-def write_check(work, inputs, expected):
-    names = ('x', 'sigma', 'labels')
-    for name, t in zip(names, inputs):
-        if t is not None:
-            np.save(os.path.join(work, f'check_{name}.npy'), t.numpy())
-    np.save(os.path.join(work, 'check_expected.npy'), expected.numpy())
-
-
 def import_edm(a):
     t0 = time.time()
     say(f'reading {a.pkl} (its globals are resolved from an allow-list; no code of it runs yet)')
@@ -118,6 +72,7 @@ def import_edm(a):
     say(f'built {rec.class_name}({model_name}): {n_params / 1e6:.1f} M parameters, data {shape}, '
         f'{"label_dim " + str(label_dim) if label_dim else "unconditional"}'
         + (f'; skipped entries {", ".join(map(str, skipped))}' if skipped else ''))
+    teacher.data_shape, teacher.num_classes = shape, label_dim
     scripted = script(teacher)
     inputs = check_inputs(shape, label_dim)
     with torch.no_grad():
@@ -134,7 +89,7 @@ def import_edm(a):
             except Exception as e:  # the pickle's own code failed: we cannot check against it
                 raise InputError(f'its own network source fails to build ({type(e).__name__}: {e}); '
                                  'give --no-exec to import without that reference')
-        expected = run(reference, inputs, eager=True)
+        expected = run(reference, inputs)
     err = compare(expected, got)
     say(f'check: {len(SIGMAS)} inputs at sigma {SIGMAS[0]}..{SIGMAS[-1]}'
         + (f', labels 0..{min(label_dim, len(SIGMAS)) - 1}' if label_dim else '')
@@ -150,23 +105,6 @@ def import_edm(a):
                 skipped=[str(k) for k in skipped], seconds=time.time() - t0)
 
 
-def script(module):
-    # attributes the Java side and Python users read; set before scripting so they are typed
-    module.data_shape = [int(module.img_channels), int(module.img_resolution), int(module.img_resolution)]
-    module.num_classes = int(module.label_dim)
-    try:
-        return torch.jit.script(module)
-    except Exception as e:
-        raise InputError(f'TorchScript cannot compile the network: {str(e).strip().splitlines()[0]}')
-
-
-def run(net, inputs, eager=False):
-    x, sigma, labels = inputs
-    if labels is None:
-        return net(x, sigma)
-    return net(x, sigma, labels)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(prog='import_teacher.py')
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -178,15 +116,21 @@ def main(argv=None):
     m.add_argument('--module', required=True)
     m.add_argument('--weights')
     m.add_argument('--kind', required=True, choices=['edm', 'vp-eps', 'ddpm-eps', 'ddpm-v'])
-    m.add_argument('--shape', required=True)
+    m.add_argument('--weights-key')
+    m.add_argument('--kwargs')
+    m.add_argument('--shape')
     m.add_argument('--classes', type=int, default=0)
+    m.add_argument('--labels', choices=['one-hot', 'index'], default='one-hot')
     m.add_argument('--path', action='append', default=[])
     m.add_argument('--trace', action='store_true')
+    m.add_argument('--time-scale', type=float, default=1.0)
     m.add_argument('--ddpm-steps', type=int, default=1000)
     for s in (e, m):
         s.add_argument('--work', required=True)
         s.add_argument('--tolerance', type=float, default=1e-4)
     a = p.parse_args(argv)
+    # PyTorch 2.x deprecates torch.jit in Python and says so on every call: notices, not our output
+    warnings.filterwarnings('ignore', message=r'(?s).*torch\.jit')
     torch.manual_seed(0)
     try:
         if a.cmd == 'edm':
@@ -195,10 +139,21 @@ def main(argv=None):
             import module_import
             summary = module_import.import_module(a)
     except (InputError, edm_pickle.FormatError) as ex:
-        print(f'error: {ex}', file=sys.stderr)
+        # the checkpoint's name first: "it refers to ..." then reads as said of that file
+        name = f'{a.pkl}: ' if a.cmd == 'edm' and not str(ex).startswith('--') else ''
+        print(f'error: {name}{ex}', file=sys.stderr)
         return 2
     except OSError as ex:
         print(f'error: {ex.filename or ""}: {ex.strerror or ex}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('error: stopped: nothing written', file=sys.stderr)
+        return 130
+    except Exception as ex:  # a failure nobody foresaw: still one line, the trace only on request
+        if os.environ.get('DIFFINSTRUCT_DEBUG'):
+            raise
+        print(f'error: {type(ex).__name__}: {str(ex).strip().splitlines()[0] if str(ex).strip() else ""} '
+              '(set DIFFINSTRUCT_DEBUG=1 for the Python trace)', file=sys.stderr)
         return 2
     summary['torch'] = torch.__version__
     print(json.dumps(summary))

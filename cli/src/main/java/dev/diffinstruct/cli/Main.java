@@ -20,6 +20,7 @@ import java.io.PrintWriter;
                 InspectCommand.class,
                 DistillCommand.class,
                 TrainTeacherCommand.class,
+                ImportCommand.class,
                 RefineCommand.class,
                 SampleCommand.class,
                 TeacherSampleCommand.class,

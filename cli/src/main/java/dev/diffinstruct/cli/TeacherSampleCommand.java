@@ -7,14 +7,12 @@ import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.Tensor;
 import dev.diffinstruct.trainer.DeviceOption;
 import dev.diffinstruct.trainer.InvalidInputException;
-import dev.diffinstruct.trainer.diffusion.DdpmSchedule;
 import dev.diffinstruct.trainer.diffusion.HeunSampler;
 import dev.diffinstruct.trainer.diffusion.KarrasSchedule;
 import dev.diffinstruct.trainer.diffusion.TeacherKind;
 import dev.diffinstruct.trainer.diffusion.TeacherSpec;
 import dev.diffinstruct.trainer.diffusion.Teachers;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -40,26 +38,13 @@ final class TeacherSampleCommand implements Callable<Integer> {
     @Option(names = "--teacher", required = true, paramLabel = "T.pt", description = "TorchScript teacher network.")
     Path teacher;
 
-    @Option(names = "--teacher-kind", defaultValue = "edm", paramLabel = "KIND", converter = KindConverter.class,
+    @Option(names = "--teacher-kind", defaultValue = "edm", paramLabel = "KIND", converter = ScheduleOptions.KindConverter.class,
             description = "What the network computes: edm (D(x, sigma)), vp-eps (eps(x_t, t), continuous VP-SDE), "
                     + "ddpm-eps or ddpm-v (eps or v (x_t, t int64), discrete DDPM).")
     TeacherKind kind;
 
-    @Option(names = "--beta-min", defaultValue = "0.1", paramLabel = "B", description = "vp-eps: beta(0).")
-    double betaMin;
-
-    @Option(names = "--beta-max", defaultValue = "20", paramLabel = "B", description = "vp-eps: beta(1).")
-    double betaMax;
-
-    @Option(names = "--time-scale", defaultValue = "1", paramLabel = "S", description = "vp-eps: the network gets t times this (999 for nets taking t in DDPM step units).")
-    double timeScale;
-
-    @Option(names = "--schedule", defaultValue = "linear", paramLabel = "linear|cosine", converter = ScheduleConverter.class,
-            description = "ddpm-*: beta schedule (linear 1e-4..0.02, or Nichol & Dhariwal's cosine).")
-    DdpmSchedule schedule;
-
-    @Option(names = "--ddpm-steps", defaultValue = "1000", paramLabel = "T", description = "ddpm-*: number of steps of the table.")
-    int ddpmSteps;
+    @Mixin
+    ScheduleOptions schedule;
 
     @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "Classes of a class-conditional teacher (0: unconditional). Labels go to X.labels.npy (an unconditional run removes a stale one).")
     int classes;
@@ -113,20 +98,6 @@ final class TeacherSampleCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    static final class KindConverter implements ITypeConverter<TeacherKind> {
-        @Override
-        public TeacherKind convert(String value) {
-            return TeacherKind.parse(value);
-        }
-    }
-
-    static final class ScheduleConverter implements ITypeConverter<DdpmSchedule> {
-        @Override
-        public DdpmSchedule convert(String value) {
-            return DdpmSchedule.parse(value);
-        }
-    }
-
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
@@ -137,7 +108,7 @@ final class TeacherSampleCommand implements Callable<Integer> {
         if (classes < 0) throw new InvalidInputException("--classes must be >= 0, got " + classes);
         CliIo.outputNpy(out, "--out");
         CliIo.inputFile(teacher, "--teacher");
-        TeacherSpec ts = new TeacherSpec(kind, betaMin, betaMax, timeScale, schedule, ddpmSteps, classes);
+        TeacherSpec ts = schedule.spec(kind, classes);
         HeunSampler.Options opt = new HeunSampler.Options(new KarrasSchedule(steps, sigmaMin, sigmaMax, rho), sChurn, sTmin, sTmax, sNoise);
         Device dev = DeviceOption.parse(device);
         long t0 = System.nanoTime();
