@@ -158,6 +158,10 @@ def import_module(a):
         reference, scripted = wrapped, wrapped
         if shape is None and hasattr(wrapped, 'data_shape'):
             shape = [int(d) for d in wrapped.data_shape]
+        for attr in ('num_classes', 'label_dim'):  # a conditional file says so itself (the tool's own teachers do)
+            if a.classes == 0 and int(getattr(wrapped, attr, 0) or 0) > 0:
+                a.classes = int(getattr(wrapped, attr))
+                say(f'{a.module}: class-conditional ({attr} {a.classes})')
         say(f'{a.module}: TorchScript; the check compares it on this Python\'s torch with the Java side\'s LibTorch')
     else:
         try:

@@ -91,7 +91,7 @@ final class ImportCommand implements Runnable {
             List<String> args = new ArrayList<>(List.of("edm", "--pkl", pkl.toAbsolutePath().toString(), "--key", key,
                     "--tolerance", Double.toString(common.tolerance)));
             if (noExec) args.add("--no-exec");
-            return ImportedTeacher.importAndWrite(common, args, TeacherKind.EDM, null, 0, spec.commandLine());
+            return ImportedTeacher.importAndWrite(common, args, TeacherKind.EDM, null, spec.commandLine());
         }
     }
 
@@ -171,7 +171,7 @@ final class ImportCommand implements Runnable {
             if (weightsKey != null) args.addAll(List.of("--weights-key", weightsKey));
             if (shape != null) args.addAll(List.of("--shape", CliIo.shapeString(shape)));
             if (trace) args.add("--trace");
-            return ImportedTeacher.importAndWrite(common, args, kind, schedule, classes, spec.commandLine());
+            return ImportedTeacher.importAndWrite(common, args, kind, schedule, spec.commandLine());
         }
     }
 

@@ -30,7 +30,7 @@ final class ImportedTeacher {
     private ImportedTeacher() {}
 
     static int importAndWrite(ImportCommand.Common common, List<String> args, TeacherKind kind, ScheduleOptions schedule,
-                              int classes, CommandLine cl) {
+                              CommandLine cl) {
         PrintWriter err = cl.getErr(), out = cl.getOut();
         Path target = outputPt(common.out);
         if (!(common.tolerance >= 0)) throw new InvalidInputException("--tolerance must be >= 0, got " + common.tolerance);

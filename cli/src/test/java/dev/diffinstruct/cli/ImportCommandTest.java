@@ -36,9 +36,14 @@ class ImportCommandTest {
     static Path uncond, cond;
 
     static String python(String... args) throws IOException, InterruptedException {
+        return pythonIn(dir, args);
+    }
+
+    /** Runs the tests' Python in folder {@code cwd}; returns its output, fails the test when it fails. */
+    static String pythonIn(Path cwd, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(PY));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "python timed out");
         assertEquals(0, p.exitValue(), "python failed:\n" + out);
