@@ -3,7 +3,13 @@
 # Python twin back to back) and prints one table: Java time, Python time, both with 99.9% error
 # bars, and Java/Python.
 #
-#   bench/compare.sh [ops] [train] [sampling] [memory]      (default: ops train sampling)
+#   bench/compare.sh [ops] [train] [sampling] [memory] [cifar]      (default: ops train sampling)
+#
+# cifar: a CIFAR-10-sized EDM checkpoint (DDPM++ VP, 55.7 M parameters, random weights, written in
+# EDM's pickle format by models/edm/make_edm_pickle.py), imported with `diffinstruct import edm`
+# (timed), then teacher forward per image (ForwardTimer and its Python twin), DI iterations at batch
+# 8 (StepTimer, train_step.py --cpu-steps) and peak memory (MemoryMain): plain timers, not JMH, as
+# one iteration takes seconds on a CPU. CIFAR_STEPS (default 3) timed iterations.
 #
 # Environment: THREADS (libtorch intra-op threads for both sides; default 1), SKIP_BUILD=1,
 # MVN_ARGS (extra Maven arguments, e.g. "-o -Dmaven.repo.local=/tmp/m2"), PYTHON, JMH_ARGS (extra
@@ -112,6 +118,38 @@ if os.path.exists(floor_file):
             print(f"{key:<28} {f:>14.3f} {jo:>10.3f} {po:>10.3f} {jo / po if po > 0 else float('nan'):>11.2f}")
 PYEOF
 
+if has cifar; then
+  C="$BENCH_MODELS/cifar"
+  if [ ! -f "$C/config.json" ]; then
+    mkdir -p "$C"
+    # EDM train.py's --arch=ddpmpp --precond=vp network for CIFAR-10 (unconditional: the Python twin's case)
+    "$PY" "$ROOT/models/edm/make_edm_pickle.py" --out "$C/net.pkl" --precond VPPrecond --scale 0.05 --config \
+      '{"img_resolution": 32, "img_channels": 3, "model_type": "SongUNet", "embedding_type": "positional", "encoder_type": "standard", "decoder_type": "standard", "channel_mult_noise": 1, "resample_filter": [1, 1], "model_channels": 128, "channel_mult": [2, 2, 2], "dropout": 0.13, "augment_dim": 9}' >&2
+    T0=$(date +%s%N)
+    "$ROOT/diffinstruct" import edm --pkl "$C/net.pkl" --out "$C/teacher.pt" --python "$PY"
+    echo "import edm: $(( ($(date +%s%N) - T0) / 1000000 )) ms wall (pickle $(du -m "$C/net.pkl" | cut -f1) MB)"
+    rm -f "$C/net.pkl"
+    "${JAVA[@]}" -cp "$JAR" dev.diffinstruct.bench.PrepareModels cifar
+  fi
+  "${JAVA[@]}" -cp "$JAR" dev.diffinstruct.bench.ForwardTimer cifar 8 5 "$THREADS"
+  "$PY" - "$C/teacher.pt" "$THREADS" <<'PYEOF'
+import sys, time, warnings
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
+import torch
+torch.set_num_threads(int(sys.argv[2])); torch.set_flush_denormal(True)
+t = torch.jit.load(sys.argv[1]).eval()
+ms = []
+with torch.no_grad():
+    for i in range(6):
+        x = torch.randn(8, 3, 32, 32); s = torch.ones(8)
+        t0 = time.perf_counter(); t(x, s).sum().item()
+        if i: ms.append((time.perf_counter() - t0) * 1e3 / 8)
+print(f"cifar python: teacher forward {sum(ms) / len(ms):.1f} ms/image at batch 8 (min {min(ms):.1f}, max {max(ms):.1f} over {len(ms)}), {torch.get_num_threads()} threads")
+PYEOF
+  "${JAVA[@]}" -cp "$JAR" dev.diffinstruct.bench.StepTimer cifar "${CIFAR_STEPS:-3}" 1 "$THREADS"
+  "$PY" "$ROOT/bench/train_step.py" --dir "$C" --name cifar --threads "$THREADS" --cpu-steps "${CIFAR_STEPS:-3}"
+  "${JAVA[@]}" -Xms64m -Xmx64m -cp "$JAR" dev.diffinstruct.bench.MemoryMain cifar 3 1 1
+fi
 if has memory; then
   # a fixed Java heap, so that RSS shows native memory rather than G1 growing its heap
   "${JAVA[@]}" -Xms64m -Xmx64m -XX:+AlwaysPreTouch -cp "$JAR" dev.diffinstruct.bench.MemoryMain mixture "${MEMORY_STEPS:-10000}" 3000 1000

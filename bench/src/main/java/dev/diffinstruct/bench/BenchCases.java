@@ -25,7 +25,7 @@ public final class BenchCases {
         return Path.of(p != null && !p.isBlank() ? p : "bench/target/models").toAbsolutePath();
     }
 
-    /** The configuration of case {@code name} ("mixture" or "unet"), before the files exist. */
+    /** The configuration of case {@code name} ("mixture", "unet" or "cifar"), before the files exist. */
     static DistillConfig initialConfig(String name, Path dir) {
         DistillConfig c;
         switch (name) {
@@ -43,6 +43,14 @@ public final class BenchCases {
                 c.dataShape = new long[] {1, 28, 28};
                 c.batch = 32;
                 c.emaHalflife = 500;
+            }
+            case "cifar" -> {
+                // A CIFAR-10-sized EDM checkpoint as `diffinstruct import edm` writes it (DDPM++ SongUNet, VP,
+                // 55.7 M parameters, unconditional so that train_step.py is its twin; bench/compare.sh cifar).
+                c = new DistillConfig();
+                c.teacher = dir.resolve("teacher.pt").toString();
+                c.dataShape = new long[] {3, 32, 32};
+                c.batch = 8;
             }
             default -> throw new IllegalArgumentException("unknown case " + name);
         }
