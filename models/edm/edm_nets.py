@@ -203,6 +203,25 @@ def _float(v):
     return float(v) if not isinstance(v, (list, tuple)) else [_float(e) for e in v]
 
 
+def _decoder(dec, img_resolution: int, channel_mult, num_blocks: int, model_channels: int, cout: int, skips, blk,
+             attention):
+    """Fills the decoder both UNets share, in EDM's order and names: per level, coarsest first, two middle
+    blocks (the first with attention) or an upsampling block, then num_blocks + 1 blocks that each take a
+    skip; attention(res, idx) says which of those attend. Yields (level, res, channels) after each level,
+    so that SongUNet can add its output blocks there (a ModuleDict runs in insertion order)."""
+    for level, mult in reversed(list(enumerate(channel_mult))):
+        res = img_resolution >> level
+        if level == len(channel_mult) - 1:
+            dec[f'{res}x{res}_in0'] = UNetBlock(cout, cout, attention=True, **blk)
+            dec[f'{res}x{res}_in1'] = UNetBlock(cout, cout, **blk)
+        else:
+            dec[f'{res}x{res}_up'] = UNetBlock(cout, cout, up=True, **blk)
+        for idx in range(num_blocks + 1):
+            cin, cout = cout + skips.pop(), model_channels * mult
+            dec[f'{res}x{res}_block{idx}'] = UNetBlock(cin, cout, attention=attention(res, idx), **blk)
+        yield level, res, cout
+
+
 class SongUNet(torch.nn.Module):
     """DDPM++ (positional embedding, standard encoder) and NCSN++ (Fourier, residual/skip encoder)."""
 
@@ -252,17 +271,9 @@ class SongUNet(torch.nn.Module):
         skips = [b.out_channels for name, b in self.enc.items() if 'aux' not in name]
 
         self.dec = torch.nn.ModuleDict()
-        for level, mult in reversed(list(enumerate(channel_mult))):
-            res = img_resolution >> level
-            if level == len(channel_mult) - 1:
-                self.dec[f'{res}x{res}_in0'] = UNetBlock(cout, cout, attention=True, **blk)
-                self.dec[f'{res}x{res}_in1'] = UNetBlock(cout, cout, **blk)
-            else:
-                self.dec[f'{res}x{res}_up'] = UNetBlock(cout, cout, up=True, **blk)
-            for idx in range(num_blocks + 1):
-                cin, cout = cout + skips.pop(), model_channels * mult
-                attn = idx == num_blocks and res in attn_resolutions
-                self.dec[f'{res}x{res}_block{idx}'] = UNetBlock(cin, cout, attention=attn, **blk)
+        attend = lambda res, idx: idx == num_blocks and res in attn_resolutions  # noqa: E731
+        for level, res, cout in _decoder(self.dec, img_resolution, channel_mult, num_blocks, model_channels, cout,
+                                         skips, blk, attend):
             if decoder_type == 'skip' or level == 0:
                 if decoder_type == 'skip' and level < len(channel_mult) - 1:
                     self.dec[f'{res}x{res}_aux_up'] = Conv2d(out_channels, out_channels, 0, up=True, resample_filter=resample_filter)
@@ -348,16 +359,9 @@ class DhariwalUNet(torch.nn.Module):
         skips = [b.out_channels for b in self.enc.values()]
 
         self.dec = torch.nn.ModuleDict()
-        for level, mult in reversed(list(enumerate(channel_mult))):
-            res = img_resolution >> level
-            if level == len(channel_mult) - 1:
-                self.dec[f'{res}x{res}_in0'] = UNetBlock(cout, cout, attention=True, **blk)
-                self.dec[f'{res}x{res}_in1'] = UNetBlock(cout, cout, **blk)
-            else:
-                self.dec[f'{res}x{res}_up'] = UNetBlock(cout, cout, up=True, **blk)
-            for idx in range(num_blocks + 1):
-                cin, cout = cout + skips.pop(), model_channels * mult
-                self.dec[f'{res}x{res}_block{idx}'] = UNetBlock(cin, cout, attention=res in attn_resolutions, **blk)
+        levels = _decoder(self.dec, img_resolution, channel_mult, num_blocks, model_channels, cout, skips, blk,
+                          lambda res, idx: res in attn_resolutions)
+        cout = list(levels)[-1][2]
         self.out_norm = GroupNorm(cout)
         self.out_conv = Conv2d(cout, out_channels, 3, **init_zero)
 

@@ -44,6 +44,12 @@ final class ImportCommand implements Runnable {
 
     /** Options both import commands take. */
     static final class Common {
+        @Mixin
+        GlobalOptions global;
+
+        @Spec(Spec.Target.MIXEE)
+        CommandSpec spec;
+
         @Option(names = "--out", required = true, paramLabel = "T.pt", description = "The TorchScript teacher to write (atomically; nothing is written when a check fails).")
         Path out;
 
@@ -67,9 +73,6 @@ final class ImportCommand implements Runnable {
                     "A pickle can run code when read: see ./diffinstruct import --help.", "",
                     "Example: ./diffinstruct import edm --pkl edm-cifar10-32x32-cond-vp.pkl --out cifar10-cond.pt"})
     static final class Edm implements Callable<Integer> {
-        @Mixin
-        GlobalOptions global;
-
         @Option(names = "--pkl", required = true, paramLabel = "NET.pkl", description = "The network pickle.")
         Path pkl;
 
@@ -82,16 +85,13 @@ final class ImportCommand implements Runnable {
         @Mixin
         Common common;
 
-        @Spec
-        CommandSpec spec;
-
         @Override
         public Integer call() {
             CliIo.inputFile(pkl, "--pkl");
             List<String> args = new ArrayList<>(List.of("edm", "--pkl", pkl.toAbsolutePath().toString(), "--key", key,
                     "--tolerance", Double.toString(common.tolerance)));
             if (noExec) args.add("--no-exec");
-            return ImportedTeacher.importAndWrite(common, args, TeacherKind.EDM, null, spec.commandLine());
+            return ImportedTeacher.importAndWrite(common, args, TeacherKind.EDM, null);
         }
     }
 
@@ -108,9 +108,6 @@ final class ImportCommand implements Runnable {
                             + "--weights ema.pt --kind ddpm-eps --schedule cosine --shape 3,32,32 --classes 10 --labels index --trace --out gd.pt",
                     "          ./diffinstruct import module --module run/teacher.pt --kind edm --out checked.pt"})
     static final class Module implements Callable<Integer> {
-        @Mixin
-        GlobalOptions global;
-
         @Option(names = "--module", required = true, paramLabel = "pkg.mod:Factory", description = "The factory (pkg.mod:Factory or file.py:Factory, called with --kwargs), or a TorchScript .pt file.")
         String module;
 
@@ -148,9 +145,6 @@ final class ImportCommand implements Runnable {
         @Mixin
         Common common;
 
-        @Spec
-        CommandSpec spec;
-
         @Override
         public Integer call() {
             if (classes < 0) throw new InvalidInputException("--classes must be >= 0, got " + classes);
@@ -171,7 +165,7 @@ final class ImportCommand implements Runnable {
             if (weightsKey != null) args.addAll(List.of("--weights-key", weightsKey));
             if (shape != null) args.addAll(List.of("--shape", CliIo.shapeString(shape)));
             if (trace) args.add("--trace");
-            return ImportedTeacher.importAndWrite(common, args, kind, schedule, spec.commandLine());
+            return ImportedTeacher.importAndWrite(common, args, kind, schedule);
         }
     }
 

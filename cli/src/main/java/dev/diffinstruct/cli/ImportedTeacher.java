@@ -29,8 +29,8 @@ import java.util.List;
 final class ImportedTeacher {
     private ImportedTeacher() {}
 
-    static int importAndWrite(ImportCommand.Common common, List<String> args, TeacherKind kind, ScheduleOptions schedule,
-                              CommandLine cl) {
+    static int importAndWrite(ImportCommand.Common common, List<String> args, TeacherKind kind, ScheduleOptions schedule) {
+        CommandLine cl = common.spec.commandLine();
         PrintWriter err = cl.getErr(), out = cl.getOut();
         Path target = outputPt(common.out);
         if (!(common.tolerance >= 0)) throw new InvalidInputException("--tolerance must be >= 0, got " + common.tolerance);
