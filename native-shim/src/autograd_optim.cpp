@@ -170,6 +170,15 @@ int dt_module_ema_(dt_module avg, dt_module cur, double beta) {
           } else x.mul_(beta).add_(y, 1 - beta);
         }
         if (ai != a.end() || ci != c.end()) fail("EMA: the modules have different numbers of parameters");
+        // buffers (batch norm's running statistics) are not averaged but copied, as StyleGAN's G_ema does
+        auto ab = M(avg).buffers(); auto cb = M(cur).buffers();
+        auto bi = ab.begin(); auto di = cb.begin();
+        for (; bi != ab.end() && di != cb.end(); ++bi, ++di) {
+          at::Tensor x = *bi; const at::Tensor y = *di;
+          if (!x.sizes().equals(y.sizes()) || x.scalar_type() != y.scalar_type()) fail("EMA: buffer shapes or types differ");
+          if (!x.is_same(y)) x.copy_(y);
+        }
+        if (bi != ab.end() || di != cb.end()) fail("EMA: the modules have different numbers of buffers");
         return 0;)
 }
 int dt_module_grad_norm_(dt_module m, double max_norm, double *total_norm) {

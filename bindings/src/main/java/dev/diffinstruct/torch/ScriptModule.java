@@ -190,7 +190,8 @@ public final class ScriptModule implements AutoCloseable {
     /**
      * This module's parameters become {@code beta * this + (1 - beta) * source} (a copy of
      * source's when beta is 0), without autograd, in one native call: an exponential moving
-     * average of {@code source}, a module of the same structure.
+     * average of {@code source}, a module of the same structure. Buffers (batch norm's running
+     * statistics) are copied from source, not averaged.
      */
     public void emaUpdateFrom(ScriptModule source, double beta) {
         Native.check(Dishim.dt_module_ema_(h(), source.h(), beta), "EMA update");

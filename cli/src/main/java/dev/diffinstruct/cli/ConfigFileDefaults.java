@@ -72,6 +72,9 @@ final class ConfigFileDefaults implements CommandLine.IDefaultValueProvider {
                 case "trainMode" -> { // the networks' dropout: on unless --no-dropout
                     if (!v.getAsBoolean()) out.put("no-dropout", new com.google.gson.JsonPrimitive(true));
                 }
+                case "genRangeCheck" -> { // on unless --no-range-check
+                    if (!v.getAsBoolean()) out.put("no-range-check", new com.google.gson.JsonPrimitive(true));
+                }
                 case "latentShape" -> out.put("latent-dim", v);
                 case "maxSkippedInARow" -> { } // a fixed limit of train-teacher, not an option
                 default -> out.put(k.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT), v);

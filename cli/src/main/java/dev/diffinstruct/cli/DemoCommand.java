@@ -40,10 +40,12 @@ import java.util.stream.Stream;
                 "generator in under a minute on two CPU cores, and compare it with the teacher's 18-step Heun",
                 "sampler: modes covered, energy distance, sampling speed. Writes samples.png, metrics.jsonl",
                 "and generator.pt to --out.", "",
-                "With --images, a short distillation of the committed Fashion-MNIST teacher instead.", "",
+                "With --images, a short distillation of the committed Fashion-MNIST teacher instead; with --gan, a short",
+                "refinement of the committed DCGAN (assets/fashion-mnist/gan) by that teacher.", "",
                 "Example: ./diffinstruct demo --steps 1000 --out /tmp/demo",
                 "         ./diffinstruct demo --images --steps 100",
-                "         ./diffinstruct demo --images --teacher assets/fashion-mnist/teacher-cond.pt --classes 10"})
+                "         ./diffinstruct demo --images --teacher assets/fashion-mnist/teacher-cond.pt --classes 10",
+                "         ./diffinstruct demo --gan"})
 final class DemoCommand implements Callable<Integer> {
     static final int SAMPLES = 4000;
 
@@ -53,18 +55,25 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "demo-out", paramLabel = "DIR", description = "Output folder (a previous demo there is replaced).")
     Path out;
 
-    @Option(names = "--steps", paramLabel = "N", description = "Training steps (generator updates) (default: 6000; --images: 200).")
+    @Option(names = "--steps", paramLabel = "N", description = "Training steps (generator updates) (default: 6000; --images: 200; --gan: " + GanDemo.STEPS + ").")
     Long stepsOption;
 
     @Option(names = "--images", description = {"Instead: a short distillation of an image teacher (default: the committed",
             "Fashion-MNIST teacher) into its one-step copy, drawn beside the teacher's Heun samples."})
     boolean images;
 
+    @Option(names = "--gan", description = {"Instead: refine a GAN generator (default: the committed Fashion-MNIST DCGAN) by the image",
+            "teacher; the same latents before and after, and the FID on 1,000 samples of each."})
+    boolean gan;
+
+    @Option(names = "--generator", paramLabel = "G.pt", description = "With --gan: the generator forward(z) -> x in [-1, 1] (default: assets/fashion-mnist/gan/gan.pt).")
+    Path ganGenerator;
+
     @Option(names = "--teacher", paramLabel = "T.pt",
-            description = "With --images: the EDM teacher forward(x, sigma) (default: assets/fashion-mnist/teacher.pt of this checkout).")
+            description = "With --images or --gan: the EDM teacher forward(x, sigma) (default: assets/fashion-mnist/teacher.pt of this checkout).")
     Path imageTeacher;
 
-    @Option(names = "--batch", paramLabel = "N", description = "With --images: samples per update (default: 16).")
+    @Option(names = "--batch", paramLabel = "N", description = "With --images or --gan: samples per update (default: 16).")
     Integer imageBatch;
 
     @Option(names = "--classes", defaultValue = "0", paramLabel = "C",
@@ -88,9 +97,11 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        steps = stepsOption != null ? stepsOption : images ? 200 : 6000;
+        if (images && gan) throw new InvalidInputException("--images and --gan are two different demos: give one");
+        steps = stepsOption != null ? stepsOption : images ? 200 : gan ? GanDemo.STEPS : 6000;
         if (steps < 1) throw new InvalidInputException("--steps must be >= 1, got " + steps);
         if (images) return imageDemo();
+        if (gan) return GanDemo.run(this);
         DistillConfig cfg = DistillConfig.mixtureDefaults();
         cfg.warmupFake = Math.min(cfg.warmupFake, steps / 10);
         if (!quiet) spec.commandLine().getOut().printf("demo: distilling the 8-mode ring teacher into a one-step MLP generator (%d steps, batch %d) -> %s%n",
@@ -99,7 +110,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** What a demo draws and prints after training, given the generator's samples before it. */
-    private interface Report {
+    interface Report {
         void write(DistillRun di, Tensor before, PrintWriter w);
     }
 
@@ -107,7 +118,7 @@ final class DemoCommand implements Callable<Integer> {
      * Shared by both demos: replaces a previous demo in --out, runs {@code cfg} for --steps with
      * --seed, and hands {@code report} n samples of the (EMA if {@code ema}) generator from before training.
      */
-    private int distil(DistillConfig cfg, long n, boolean ema, Report report) {
+    int distil(DistillConfig cfg, long n, boolean ema, Report report) {
         clearPreviousDemo(out);
         cfg.out = out.toString();
         cfg.steps = steps;
@@ -142,12 +153,17 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** The committed teacher: the launcher passes the checkout as diffinstruct.home. */
-    private Path defaultImageTeacher() {
-        String home = System.getProperty("diffinstruct.home");
-        Path p = Path.of(home == null ? "." : home).resolve("assets/fashion-mnist/teacher.pt");
+    Path defaultImageTeacher() {
+        Path p = committed("teacher.pt");
         if (!Files.exists(p))
             throw new InvalidInputException("no image teacher at " + p + ": give --teacher T.pt (an EDM denoiser forward(x, sigma))");
         return p;
+    }
+
+    /** A file of the checkout's assets/fashion-mnist (the launcher passes the checkout as diffinstruct.home). */
+    static Path committed(String name) {
+        String home = System.getProperty("diffinstruct.home");
+        return Path.of(home == null ? "." : home).resolve("assets/fashion-mnist").resolve(name);
     }
 
     /** --images: distil an image teacher for a few steps and draw before / after / teacher grids. */

@@ -53,6 +53,22 @@ final class DistillOptions {
             description = "The generator's latent shape (default: its latent_shape attribute; the data shape for generators made here; builtin:mixture: 16).")
     long[] latentShape;
 
+    @Option(names = "--gen-mode", paramLabel = "auto|train|eval",
+            description = "Mode of a --generator file while it trains: auto = eval when it has batch norm (running statistics frozen, "
+                    + "its affine weights train: what trains is what is saved), else train; train = batch statistics, running ones "
+                    + "updated (default: auto).")
+    String genMode;
+
+    @Option(names = "--gen-scale", paramLabel = "S", description = "Train S g(z) + B of a --generator file whose output range is not the teacher's "
+            + "(2 with --gen-shift -1 for a generator in [0, 1]); the refined file keeps the map, its submodule net is your generator (default: 1).")
+    Double genScale;
+
+    @Option(names = "--gen-shift", paramLabel = "B", description = "See --gen-scale (default: 0).")
+    Double genShift;
+
+    @Option(names = "--no-range-check", description = "Do not check that a --generator file's samples are in [-1, 1] for an image teacher.")
+    boolean noRangeCheck;
+
     @Option(names = "--init-sigma", paramLabel = "S",
             description = "Noise level of a generator made from the teacher: g(z) = D(S z, S) (default: 2.5; the paper used 1.0).")
     Double initSigma;
@@ -212,6 +228,10 @@ final class DistillOptions {
         if (fake != null) c.fake = fake;
         if (dataShape != null) c.dataShape = dataShape;
         if (latentShape != null) c.latentShape = latentShape;
+        if (genMode != null) c.genMode = genMode;
+        if (genScale != null) c.genScale = genScale;
+        if (genShift != null) c.genShift = genShift;
+        if (noRangeCheck) c.genRangeCheck = false;
         if (initSigma != null) c.initSigma = initSigma;
         if (hidden != null) c.hidden = hidden;
         if (layers != null) c.layers = layers;

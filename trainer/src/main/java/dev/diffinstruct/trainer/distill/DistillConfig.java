@@ -54,6 +54,13 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
     /** Width and depth of the built-in MLPs. */
     public int hidden = 128;
     public int layers = 3;
+    /** A --generator file's mode while training: auto (eval when it has batch norm), train or eval ({@link UserGenerator}). */
+    public String genMode = "auto";
+    /** An affine map on a --generator file's output, x = genScale g(z) + genShift (2, -1 for a generator in [0, 1]). */
+    public double genScale = 1;
+    public double genShift = 0;
+    /** Check that a --generator file's samples are in an image teacher's [-1, 1] before training. */
+    public boolean genRangeCheck = true;
 
     // ---- objective ---------------------------------------------------------------------------
     /** The generator's objective (IKL: Diff-Instruct's). */
@@ -177,6 +184,8 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
         require(sidAlpha >= 0 && Double.isFinite(sidAlpha), "--sid-alpha must be >= 0, got " + sidAlpha);
         require(hidden >= 1 && layers >= 0, "--hidden must be >= 1 and --layers >= 0");
         require(objective != null, "--objective must be ikl, dmd or sid");
+        require("auto".equals(genMode) || "train".equals(genMode) || "eval".equals(genMode), "--gen-mode must be auto, train or eval, got '" + genMode + "'");
+        require(Double.isFinite(genScale) && genScale != 0 && Double.isFinite(genShift), "--gen-scale must be finite and non-zero, --gen-shift finite, got " + genScale + ", " + genShift);
         require(weighting != null, "--weighting must be sigma2");
         if (dataShape != null) for (long d : dataShape) require(d >= 1, "--data-shape must be positive, got " + Arrays.toString(dataShape));
         if (latentShape != null) for (long d : latentShape) require(d >= 1, "--latent-dim must be positive, got " + Arrays.toString(latentShape));

@@ -49,6 +49,8 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
     /** The teacher as the step calls it: a frozen copy where freezing keeps what it computes, else the teacher. */
     private final Denoiser teacherStep;
     private final GeneratorNet generator;
+    /** train or eval mode for the generator (--gen-mode; a batch-norm GAN runs in eval mode: {@link UserGenerator}). */
+    private final boolean generatorTrains;
     private final GeneratorNet ema;
     private final long[] latentShape, dataShape;
     private final DiffInstruct step;
@@ -68,6 +70,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
         ScriptModule frozen = FrozenTeacher.copyIfSame(teacher, cfg, device, dataShape);
         this.teacherStep = frozen == teacher ? this.teacher : new Denoiser(frozen, cfg.classes);
         this.generator = new GeneratorNet(generator, cfg.classes);
+        this.generatorTrains = UserGenerator.trains(cfg.genMode, generator);
         this.ema = new GeneratorNet(ema, cfg.classes);
         this.fake = new Denoiser(fake, cfg.classes);
         this.latentShape = latentShape.clone();
@@ -233,7 +236,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
 
     @Override
     public void setModes() {
-        generator.module().train(true);
+        generator.module().train(generatorTrains);
         teacher.module().train(cfg.trainMode);
         fake.module().train(cfg.trainMode);
         ema.module().train(false);

@@ -59,6 +59,13 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
                 loaded.close();
                 made.add(userGen);
                 userGen.to(device);
+                if (cfg.genScale != 1 || cfg.genShift != 0) {
+                    ScriptModule mapped = UserGenerator.affine(userGen, cfg.genScale, cfg.genShift, classes);
+                    made.remove(userGen);
+                    userGen.close(); // the map holds the copy as its submodule: this handle is no longer needed
+                    made.add(mapped);
+                    userGen = mapped;
+                }
             }
             long[] latentShape = cfg.latentShape;
             if (userGen != null && latentShape == null) {
@@ -96,6 +103,8 @@ public record Networks(ScriptModule teacher, ScriptModule generator, ScriptModul
             if (!Arrays.equals(out, dataShape))
                 throw new InvalidInputException("the generator's output shape " + Arrays.toString(out)
                         + " differs from the teacher's data shape " + Arrays.toString(dataShape));
+            if (userGen != null && cfg.genRangeCheck)
+                UserGenerator.checkRange(generator, "generator " + cfg.generator, classes, latentShape, dataShape, device);
             if (!generator.hasAttribute("latent_shape")) generator.setAttribute("latent_shape", latentShape);
             if (classes > 0 && !generator.hasAttribute("num_classes")) generator.setAttribute("num_classes", (long) classes);
 
