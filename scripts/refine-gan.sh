@@ -36,10 +36,10 @@ evaluate "gan" "$GAN"
 "${DI[@]}" sample --generator "$GAN" --n 64 --seed 7 --out "$OUT/before.npy" > /dev/null
 T0=$(date +%s)
 for s in $STAGES; do
-  # the README's settings: batch 32, fake-score warm-up 100 steps, Karras noise levels, lr 1e-5 / 1e-4
+  # the README's settings: batch 32, fake-score warm-up 100 steps, Karras noise levels, lr 1e-4 for both networks
   # shellcheck disable=SC2086
   "${DI[@]}" refine --generator "$GAN" --teacher "$TEACHER" --out "$OUT/run" --steps "$s" --batch 32 --warmup-fake 100 \
-    --sigma-sampler karras --lr-g 1e-5 --lr-f 1e-4 --ema-halflife 20000 --ckpt-every 250 --log-every 50 --threads "$THREADS" \
+    --sigma-sampler karras --lr-g 1e-4 --lr-f 1e-4 --ema-halflife 20000 --ckpt-every 250 --log-every 50 --threads "$THREADS" \
     --resume=auto -q ${REFINE_ARGS:-}
   echo "stage $s: $(( $(date +%s) - T0 )) s of refinement so far" | tee -a "$OUT/table.txt"
   evaluate "refined-$s" "$OUT/run/generator.pt"

@@ -9,10 +9,11 @@ import picocli.CommandLine.Spec;
 import java.util.concurrent.Callable;
 
 /** {@code completion bash|zsh}: a shell completion script for every command and option (picocli's AutoComplete). */
-@Command(name = "completion", mixinStandardHelpOptions = true,
+@Command(name = "completion", header = "Print a bash or zsh completion script.", mixinStandardHelpOptions = true,
         description = {"Print a completion script for bash or zsh: every command, option and enum value.", "",
-                "Example: source <(./diffinstruct completion bash)",
-                "         ./diffinstruct completion zsh > ~/.zfunc/_diffinstruct"})
+                "Examples:",
+                "  source <(./diffinstruct completion bash)",
+                "  ./diffinstruct completion zsh > ~/.zfunc/_diffinstruct"})
 final class CompletionCommand implements Callable<Integer> {
     @Parameters(paramLabel = "SHELL", description = "bash or zsh (zsh reads the bash script through bashcompinit).")
     String shell;

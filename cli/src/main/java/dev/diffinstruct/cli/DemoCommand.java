@@ -25,6 +25,7 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -35,24 +36,26 @@ import java.util.stream.Stream;
  * {@code demo}: the embedded default. Distils the built-in 8-mode ring teacher into a one-step MLP
  * generator, then compares it with the teacher's own 18-step Heun sampler and with exact samples.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true, showDefaultValues = true,
-        description = {"Distil the built-in 2-D Gaussian-mixture teacher (8 modes on a ring) into a one-step",
-                "generator in under a minute on two CPU cores, and compare it with the teacher's 18-step Heun",
-                "sampler: modes covered, energy distance, sampling speed. Writes samples.png, metrics.jsonl",
-                "and generator.pt to --out.", "",
-                "With --images, a short distillation of the committed Fashion-MNIST teacher instead; with --gan, a short",
-                "refinement of the committed DCGAN (assets/fashion-mnist/gan) by that teacher.", "",
-                "Example: ./diffinstruct demo --steps 1000 --out /tmp/demo",
-                "         ./diffinstruct demo --images --steps 100",
-                "         ./diffinstruct demo --images --teacher assets/fashion-mnist/teacher-cond.pt --classes 10",
-                "         ./diffinstruct demo --gan"})
+@Command(name = "demo", header = "Distil a toy or Fashion-MNIST teacher in a minute.", mixinStandardHelpOptions = true,
+        description = {"Distil the built-in 2-D Gaussian-mixture teacher (8 modes on a ring) into a one-step generator "
+                + "in under a minute on two CPU cores, and compare it with the teacher's 18-step Heun sampler: modes "
+                + "covered, energy distance, sampling speed. Writes samples.png, metrics.jsonl and generator.pt to --out.", "",
+                "With --images, a short distillation of the committed Fashion-MNIST teacher instead; with --gan, a short "
+                + "refinement of the committed DCGAN (assets/fashion-mnist/gan) by that teacher.", "",
+                "Examples:",
+                "  ./diffinstruct demo --steps 1000 --out /tmp/demo",
+                "  ./diffinstruct demo --images --steps 100",
+                "  ./diffinstruct demo --images --classes 10 \\",
+                "      --teacher assets/fashion-mnist/teacher-cond.pt",
+                "  ./diffinstruct demo --gan"})
 final class DemoCommand implements Callable<Integer> {
     static final int SAMPLES = 4000;
+    static final int TIMINGS = 9;
 
     @Mixin
     GlobalOptions global;
 
-    @Option(names = "--out", defaultValue = "demo-out", paramLabel = "DIR", description = "Output folder (a previous demo there is replaced).")
+    @Option(names = "--out", defaultValue = "demo-out", paramLabel = "DIR", description = "Output folder (a previous demo there is replaced) (default: ${DEFAULT-VALUE}).")
     Path out;
 
     @Option(names = "--steps", paramLabel = "N", description = "Training steps (generator updates) (default: 6000; --images: 200; --gan: " + GanDemo.STEPS + ").")
@@ -77,7 +80,7 @@ final class DemoCommand implements Callable<Integer> {
     Integer imageBatch;
 
     @Option(names = "--classes", defaultValue = "0", paramLabel = "C",
-            description = "With --images: classes of a class-conditional teacher (0: unconditional); the grids then show one class per column.")
+            description = "With --images: classes of a class-conditional teacher (0: unconditional); the grids then show one class per column (default: ${DEFAULT-VALUE}).")
     int classes;
 
     @Option(names = "--data-shape", split = ",", paramLabel = "C,H,W",
@@ -86,7 +89,7 @@ final class DemoCommand implements Callable<Integer> {
 
     long steps;
 
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of everything random.")
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of everything random (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = {"-q", "--quiet"}, description = "No progress output.")
@@ -204,10 +207,13 @@ final class DemoCommand implements Callable<Integer> {
         try (Scope s = Scope.open(); Generator g = new Generator(seed + 12)) {
             Tensor exact = truth.sample(g, SAMPLES), exact2 = truth.sample(g, SAMPLES);
             HeunSampler heun = new HeunSampler(di.teacher());
-            Tensor[] teacher = new Tensor[1];
-            double teacherRate = rate(SAMPLES, () -> teacher[0] = heun.sample(Tensor.randn(g, SAMPLES, 2), null, null));
-            Tensor[] gen = new Tensor[1];
-            double genRate = rate(SAMPLES, () -> gen[0] = di.sample(g, SAMPLES, true));
+            Tensor[] teacher = {heun.sample(Tensor.randn(g, SAMPLES, 2), null, null)}; // the reported samples; also warm-ups
+            Tensor[] gen = {di.sample(g, SAMPLES, true)};
+            Speed speed;
+            try (Generator timing = new Generator(seed + 13)) {
+                speed = Speed.measure(SAMPLES, TIMINGS, () -> heun.sample(Tensor.randn(timing, SAMPLES, 2), null, null), () -> di.sample(timing, SAMPLES, true));
+            }
+            double teacherRate = speed.teacherRate(), genRate = speed.generatorRate();
             List<Row> rows = List.of(
                     new Row("exact samples (2nd set)", ModeCoverage.of(truth, exact2), EnergyDistance.between(exact2, exact), Double.NaN),
                     new Row("teacher, Heun " + heun.nfePerSample() + " NFE", ModeCoverage.of(truth, teacher[0]), EnergyDistance.between(teacher[0], exact), teacherRate),
@@ -218,7 +224,8 @@ final class DemoCommand implements Callable<Integer> {
                 w.printf(Locale.ROOT, "%-28s %4d/8 %11.3f %9.0f%% %16.5f %12s%n", r.name(), r.modes().modesCovered(), r.modes().maxWeightError(),
                         100 * r.modes().within3Std(), r.energy(), Double.isNaN(r.samplesPerSecond()) ? "" : String.format(Locale.ROOT, "%,.0f", r.samplesPerSecond()));
             }
-            w.printf(Locale.ROOT, "one-step sampling is %.0fx faster than the teacher's Heun sampler%n", genRate / teacherRate);
+            w.printf(Locale.ROOT, "one-step sampling is %.1fx faster than the teacher's Heun sampler (median of %d alternating timings; range %.1fx-%.1fx)%n",
+                    speed.median(), TIMINGS, speed.lo(), speed.hi());
             float[] modes = new float[truth.components() * 2];
             for (int k = 0; k < truth.components(); k++) {
                 modes[2 * k] = (float) truth.means()[k][0];
@@ -235,16 +242,31 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** Samples per second of {@code draw}, best of three runs (the first also warms up). */
-    private static double rate(long n, Supplier<Tensor> draw) {
-        double best = Double.POSITIVE_INFINITY;
-        for (int i = 0; i < 3; i++) {
-            long t0 = System.nanoTime();
-            Tensor t = draw.get();
-            best = Math.min(best, (System.nanoTime() - t0) / 1e9);
-            if (i < 2) t.close();
+    /**
+     * Sampling speed of the teacher and the generator, timed in alternating pairs so that a change of
+     * load hits both sides alike: samples/s are medians, the speed-up is the median of the pairs'
+     * ratios with their range.
+     */
+    record Speed(double teacherRate, double generatorRate, double median, double lo, double hi) {
+        static Speed measure(long n, int pairs, Supplier<Tensor> teacher, Supplier<Tensor> generator) {
+            double[] t = new double[pairs], g = new double[pairs], ratio = new double[pairs];
+            for (int i = 0; i < pairs; i++) {
+                t[i] = seconds(teacher);
+                g[i] = seconds(generator);
+                ratio[i] = t[i] / g[i];
+            }
+            Arrays.sort(t);
+            Arrays.sort(g);
+            Arrays.sort(ratio);
+            return new Speed(n / t[pairs / 2], n / g[pairs / 2], ratio[pairs / 2], ratio[0], ratio[pairs - 1]);
         }
-        return n / best;
+
+        private static double seconds(Supplier<Tensor> draw) {
+            long t0 = System.nanoTime();
+            try (Tensor x = draw.get()) {
+                return (System.nanoTime() - t0) / 1e9;
+            }
+        }
     }
 
     /** Removes what an earlier demo wrote to {@code dir}, so that the demo can run again. */

@@ -87,7 +87,8 @@ final class DistillRunner {
                 return StopRequest.exitCode();
             }
             listener.report.done(r.step(), r.wallSeconds(), r.skippedSteps());
-            out.println("wrote " + r.out().resolve("generator.pt") + ", generator_ema.pt, fake_score.pt, metrics.jsonl, config.json");
+            out.println("wrote " + r.out().resolve("generator.pt") + ", generator_ema.pt" + (di.config().emaHalflife > 0 ? "" : " (= generator.pt: --ema-halflife 0 keeps no average)")
+                    + ", fake_score.pt, metrics.jsonl, config.json");
             hooks.after(di, out);
             return Main.EXIT_OK;
         }
@@ -101,7 +102,7 @@ final class DistillRunner {
         }
     }
 
-    /** Samples of the EMA generator from the same latents every time, as OUT/snapshots/step-NNNNNN.png. */
+    /** Samples of the EMA generator (the generator itself with --ema-halflife 0) from the same latents every time, as OUT/snapshots/step-NNNNNN.png. */
     static Path snapshot(DistillRun di, long step) {
         Path dir = Path.of(di.config().out).resolve("snapshots");
         try {
@@ -113,7 +114,7 @@ final class DistillRunner {
         try (Scope s = Scope.open(); Generator g = new Generator(di.config().seed ^ 0x5eed)) {
             boolean points = di.dataShape().length == 1 && di.dataShape()[0] == 2;
             Tensor x = di.sample(g, points ? 2000 : 64, true);
-            String title = "step " + step + " (EMA generator)";
+            String title = "step " + step + (di.config().emaHalflife > 0 ? " (EMA generator)" : " (generator; no EMA)");
             if (points) Plots.scatter(png, List.of(Plots.Panel.of(title, x)), null);
             else if (x.dim() == 4) Plots.imageGrids(png, List.of(new Plots.Grid(title, x)), 8);
             else return null; // nothing drawable

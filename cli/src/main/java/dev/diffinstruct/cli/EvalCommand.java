@@ -29,16 +29,19 @@ import java.util.Arrays;
 import java.util.concurrent.Callable;
 
 /** {@code eval}: compares samples (from a file or a generator) with reference data. */
-@Command(name = "eval", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+@Command(name = "eval", header = "FID, precision/recall and more against reference data.", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Compare samples (an .npy file, or drawn from a generator) with reference data. With --features F.pt "
                 + "(a TorchScript network forward(x) -> [N, F], e.g. an Inception feature extractor): Frechet distance "
                 + "(FID) and precision/recall (k-NN manifolds) in that feature space. Without it, for low-dimensional "
                 + "data [N, D]: the same metrics on the data themselves, the energy distance, and with --modes how the "
                 + "samples spread over the modes of a mixture. Samples with class labels (a class-conditional generator's, "
                 + "or --labels) and a feature network with a logits method: how often it names each sample's class.", "",
-                "Example: ./diffinstruct eval --samples samples.npy --reference data.npy", "",
-                "Example: ./diffinstruct eval --generator demo-out/generator.pt --n 4000 --reference ring.npy --modes builtin:mixture", "",
-                "Example: ./diffinstruct eval --generator out/generator.pt --n 10000 --reference fashion-mnist:test --features assets/fashion-mnist/features.pt"})
+                "Examples:",
+                "  ./diffinstruct eval --samples samples.npy --reference data.npy",
+                "  ./diffinstruct eval --generator demo-out/generator.pt --n 4000 \\",
+                "      --reference ring.npy --modes builtin:mixture",
+                "  ./diffinstruct eval --generator out/generator.pt --n 10000 \\",
+                "      --reference fashion-mnist:test --features assets/fashion-mnist/features.pt"})
 final class EvalCommand implements Callable<Integer> {
     @Mixin
     GlobalOptions global;
@@ -61,29 +64,29 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--features", paramLabel = "F.pt", description = "Feature network forward(x) -> [N, F]; needed for image-shaped data.")
     Path features;
 
-    @Option(names = "--k", defaultValue = "3", paramLabel = "K", description = "Neighbourhood size of precision/recall.")
+    @Option(names = "--k", defaultValue = "3", paramLabel = "K", description = "Neighbourhood size of precision/recall (default: ${DEFAULT-VALUE}).")
     int k;
 
-    @Option(names = "--batch", defaultValue = "500", paramLabel = "B", description = "Batch size for the feature network, distances and the generator.")
+    @Option(names = "--batch", defaultValue = "500", paramLabel = "B", description = "Batch size for the feature network, distances and the generator (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--n", defaultValue = "10000", paramLabel = "N", description = "With --generator: number of samples.")
+    @Option(names = "--n", defaultValue = "10000", paramLabel = "N", description = "With --generator: number of samples (default: ${DEFAULT-VALUE}).")
     long n;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "With --generator: seed of the latents.")
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "With --generator: seed of the latents (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--latent-dim", split = ",", paramLabel = "D", description = "With --generator: latent shape (D or C,H,W), if it has no latent_shape attribute.")
     long[] latentDim;
 
-    @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "With --generator: classes of a class-conditional generator (random labels).")
+    @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "With --generator: classes of a class-conditional generator (random labels) (default: ${DEFAULT-VALUE}).")
     int classes;
 
     @Option(names = "--labels", paramLabel = "L.npy",
             description = "With --samples: the class each sample was drawn for, [N] integers (default: X.labels.npy beside X.npy, as sample and teacher-sample write it, when it exists).")
     Path labels;
 
-    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N.")
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--modes", paramLabel = "M.npy|builtin:mixture",

@@ -40,10 +40,10 @@ final class GanDemo {
         cfg.generator = gan.toString();
         cfg.batch = d.imageBatch != null ? d.imageBatch : 16;
         // the README's refinement settings: the fake score (a copy of the teacher) first learns the
-        // GAN's distribution, Karras noise levels, a generator learning rate 10x below the fake score's
+        // GAN's distribution, Karras noise levels, the same learning rate 1e-4 for both networks
         cfg.warmupFake = Math.min(100, d.steps / 3);
         cfg.sigmaSampler = "karras";
-        cfg.lrG = 1e-5;
+        cfg.lrG = 1e-4;
         cfg.lrF = 1e-4;
         if (!d.quiet) d.spec.commandLine().getOut().printf("demo --gan: refining %s by %s (%d steps, the first %d only the fake score's; batch %d) -> %s%n",
                 cfg.generator, cfg.teacher, d.steps, cfg.warmupFake, cfg.batch, d.out);

@@ -20,10 +20,11 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code grid}: a PNG of samples, an image grid for [N, C, H, W] or a scatter plot for [N, 2]. */
-@Command(name = "grid", mixinStandardHelpOptions = true, showDefaultValues = true,
-        description = {"Draw samples (.npy) as a PNG: an image grid for [N, C, H, W] arrays (C = 1 or 3,",
-                "values in [-1, 1]) or a scatter plot for [N, 2] arrays. Several files go side by side.", "",
-                "Example: ./diffinstruct grid teacher.npy generator.npy --out compare.png"})
+@Command(name = "grid", header = "Draw samples (.npy) as a PNG grid or scatter plot.", mixinStandardHelpOptions = true,
+        description = {"Draw samples (.npy) as a PNG: an image grid for [N, C, H, W] arrays (C = 1 or 3, values in "
+                + "[-1, 1]) or a scatter plot for [N, 2] arrays. Several files go side by side.", "",
+                "Example:",
+                "  ./diffinstruct grid teacher.npy generator.npy --out compare.png"})
 final class GridCommand implements Callable<Integer> {
     @Mixin
     GlobalOptions global;
@@ -34,10 +35,10 @@ final class GridCommand implements Callable<Integer> {
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE.png", description = "The PNG to write.")
     Path out;
 
-    @Option(names = "--n", defaultValue = "64", description = "Images per grid (scatter plots show every point).")
+    @Option(names = "--n", defaultValue = "64", description = "Images per grid (scatter plots show every point) (default: ${DEFAULT-VALUE}).")
     int n;
 
-    @Option(names = "--cols", defaultValue = "8", description = "Images per grid row.")
+    @Option(names = "--cols", defaultValue = "8", description = "Images per grid row (default: ${DEFAULT-VALUE}).")
     int cols;
 
     @picocli.CommandLine.Spec

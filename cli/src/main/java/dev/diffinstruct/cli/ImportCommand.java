@@ -20,7 +20,7 @@ import java.util.concurrent.Callable;
  * TorchScript EDM teacher out. The Python side runs in a child process ({@link PythonHelper});
  * this side repeats the check on its own LibTorch and writes the teacher ({@link ImportedTeacher}).
  */
-@Command(name = "import", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "import", header = "Turn an EDM pickle or any nn.Module into a teacher.", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Turn a pre-trained PyTorch diffusion network into a TorchScript EDM teacher D(x, sigma) "
                 + "for distill, teacher-sample and eval: an NVlabs EDM network pickle (import edm), or any Python "
                 + "nn.Module with its weights (import module).", "",
@@ -29,9 +29,10 @@ import java.util.concurrent.Callable;
                 + "network from the Python source inside the pickle (--no-exec skips that). import module imports "
                 + "your Python module. Import only files you would run; this all happens in a Python child process, "
                 + "never in the Java one.", "",
-                "Examples: ./diffinstruct import edm --pkl edm-cifar10-32x32-cond-vp.pkl --out cifar10-cond.pt",
-                "          ./diffinstruct import module --module my_unet:build --weights ema.safetensors --kind ddpm-eps "
-                        + "--shape 3,32,32 --out teacher.pt"},
+                "Examples:",
+                "  ./diffinstruct import edm --pkl edm-cifar10-32x32-cond-vp.pkl --out cifar.pt",
+                "  ./diffinstruct import module --module my_unet:build \\",
+                "      --weights ema.safetensors --kind ddpm-eps --shape 3,32,32 --out teacher.pt"},
         subcommands = {ImportCommand.Edm.class, ImportCommand.Module.class})
 final class ImportCommand implements Runnable {
     @Spec
@@ -60,7 +61,7 @@ final class ImportCommand implements Runnable {
         double tolerance;
     }
 
-    @Command(name = "edm", mixinStandardHelpOptions = true, sortOptions = false,
+    @Command(name = "edm", header = "Import an NVlabs EDM network pickle as a teacher.", mixinStandardHelpOptions = true, sortOptions = false,
             description = {"Import an NVlabs EDM network pickle (edm-*.pkl, network-snapshot-*.pkl): its 'ema' network "
                     + "(EDMPrecond, VPPrecond, VEPrecond or iDDPMPrecond around SongUNet or DhariwalUNet) becomes a "
                     + "TorchScript EDM denoiser forward(x, sigma) or, for class-conditional nets, forward(x, sigma, "
@@ -71,7 +72,8 @@ final class ImportCommand implements Runnable {
                     + "network on 10 noisy inputs at sigma 0.002..80 (labels cycling), in Python and again on this "
                     + "tool's LibTorch.", "",
                     "A pickle can run code when read: see ./diffinstruct import --help.", "",
-                    "Example: ./diffinstruct import edm --pkl edm-cifar10-32x32-cond-vp.pkl --out cifar10-cond.pt"})
+                    "Example:",
+                    "  ./diffinstruct import edm --pkl edm-cifar10-32x32-cond-vp.pkl --out cifar.pt"})
     static final class Edm implements Callable<Integer> {
         @Option(names = "--pkl", required = true, paramLabel = "NET.pkl", description = "The network pickle.")
         Path pkl;
@@ -95,7 +97,7 @@ final class ImportCommand implements Runnable {
         }
     }
 
-    @Command(name = "module", mixinStandardHelpOptions = true, sortOptions = false,
+    @Command(name = "module", header = "Import any Python diffusion network as a teacher.", mixinStandardHelpOptions = true, sortOptions = false,
             description = {"Import any Python diffusion network (guided-diffusion, score_sde, your own code): --module "
                     + "names a factory that builds the nn.Module, --weights its state dict (.pt/.pth read with "
                     + "torch.load(weights_only=True), or .safetensors; an 'ema', 'state_dict' or 'model' entry and a "
@@ -104,9 +106,12 @@ final class ImportCommand implements Runnable {
                     + "tool's LibTorch) and written as an EDM teacher: VP and DDPM networks get the EDM view "
                     + "(teacher-sample --help explains it), so the file is used with the default --teacher-kind edm. "
                     + "A TorchScript file (the tool's own train-teacher output, say) may be given as --module.", "",
-                    "Examples: ./diffinstruct import module --module guided_diffusion_factory:cifar --path ~/src "
-                            + "--weights ema.pt --kind ddpm-eps --schedule cosine --shape 3,32,32 --classes 10 --labels index --trace --out gd.pt",
-                    "          ./diffinstruct import module --module run/teacher.pt --kind edm --out checked.pt"})
+                    "Examples:",
+                    "  ./diffinstruct import module --module guided_diffusion_factory:cifar \\",
+                    "      --path ~/src --weights ema.pt --kind ddpm-eps --schedule cosine \\",
+                    "      --shape 3,32,32 \\",
+                    "      --classes 10 --labels index --trace --out gd.pt",
+                    "  ./diffinstruct import module --module run/teacher.pt --kind edm --out t.pt"})
     static final class Module implements Callable<Integer> {
         @Option(names = "--module", required = true, paramLabel = "pkg.mod:Factory", description = "The factory (pkg.mod:Factory or file.py:Factory, called with --kwargs), or a TorchScript .pt file.")
         String module;
@@ -133,7 +138,7 @@ final class ImportCommand implements Runnable {
         @Option(names = "--shape", split = ",", paramLabel = "D", description = "Shape of one sample, C,H,W (default: a TorchScript module's data_shape attribute).")
         long[] shape;
 
-        @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "Classes of a class-conditional network (0: unconditional); it gets a third argument, the labels.")
+        @Option(names = "--classes", defaultValue = "0", paramLabel = "C", description = "Classes of a class-conditional network (0: unconditional); it gets a third argument, the labels (default: ${DEFAULT-VALUE}).")
         int classes;
 
         @Option(names = "--labels", defaultValue = "one-hot", paramLabel = "one-hot|index", description = "How the network takes labels: one-hot float [N, C] (EDM), or int64 indices [N] (guided-diffusion's y) (default: ${DEFAULT-VALUE}).")

@@ -25,11 +25,13 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code inspect FILE.pt}: what a TorchScript file holds and which roles it can play. */
-@Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = {"Show a TorchScript file's methods, parameters and buffers, and try it as a teacher",
-                "or generator on a dummy input; or describe a checkpoint (ckpt-*.zip) or a run folder (--out) of this tool.", "",
-                "Example: ./diffinstruct inspect teacher.pt --shape 1,28,28",
-                "         ./diffinstruct inspect demo-out/checkpoints/ckpt-000006000.zip"})
+@Command(name = "inspect", header = "Describe a TorchScript file, a checkpoint or a run folder.", mixinStandardHelpOptions = true,
+        description = {"Show a TorchScript file's methods, parameters and buffers, and try it as a teacher or generator "
+                + "on a dummy input; or describe a checkpoint (ckpt-*.zip) or a run folder (--out) of this tool.", "",
+                "Examples:",
+                "  ./diffinstruct inspect teacher.pt --shape 1,28,28",
+                "  ./diffinstruct inspect demo-out/checkpoints/ckpt-000006000.zip",
+                "  ./diffinstruct inspect demo-out"})
 final class InspectCommand implements Callable<Integer> {
     @Mixin
     GlobalOptions global;

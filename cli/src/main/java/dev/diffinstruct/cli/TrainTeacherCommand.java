@@ -22,15 +22,17 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code train-teacher}: trains a diffusion model (EDM denoising score matching) on images. */
-@Command(name = "train-teacher", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "train-teacher", header = "Train a diffusion teacher (an EDM denoiser) on images.", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a diffusion model, the teacher that distill distils, on images: EDM denoising score matching of a "
                 + "TorchScript denoiser forward(x, sigma) (or forward(x, sigma, class_labels) with --classes), e.g. the output of "
                 + "models/export_unet.py. Writes OUT/teacher.pt (EMA weights; eval mode; attributes data_shape, sigma_data, label_dim), "
                 + "OUT/teacher_raw.pt (last weights), metrics.jsonl, config.json and checkpoints/; the teachers are rewritten at every "
                 + "checkpoint, so a long run always offers its latest one. SIGTERM or Ctrl-C writes a checkpoint; --resume continues "
                 + "(bit-exactly on CPU).", "",
-                "Example: /usr/bin/python3 models/export_unet.py --out unet.pt",
-                "         ./diffinstruct train-teacher --data fashion-mnist --model unet.pt --out runs/teacher --threads 1",
+                "Example:",
+                "  /usr/bin/python3 models/export_unet.py --out unet.pt",
+                "  ./diffinstruct train-teacher --data fashion-mnist --model unet.pt \\",
+                "      --out runs/teacher --threads 1",
                 ""})
 final class TrainTeacherCommand implements Callable<Integer> {
     @Mixin

@@ -28,7 +28,7 @@ class DistillCommandTest {
             Cli r = Cli.run(cmd, "--help");
             assertEquals(0, r.exitCode());
             String h = r.out().replaceAll("\\s+", "");
-            assertTrue(h.contains("Example:./diffinstruct" + cmd), h);
+            assertTrue(h.contains("Examples:./diffinstruct" + cmd), h);
             for (String s : new String[] {"default: " + fmt(d.lrG) + "; builtin:mixture: " + fmt(m.lrG),
                     "default: " + fmt(d.lrF) + "; builtin:mixture: " + fmt(m.lrF), "default: " + d.steps + "; builtin:mixture: " + m.steps + ")", "default: " + d.batch + ")",
                     "default: " + d.fakeSteps + "; builtin:mixture: " + m.fakeSteps, "default: " + d.warmupFake + "; builtin:mixture: " + m.warmupFake,
