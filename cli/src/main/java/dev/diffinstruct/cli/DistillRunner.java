@@ -81,12 +81,13 @@ final class DistillRunner {
                     step -> {
                         if (display.snapshotEvery() > 0 && step % display.snapshotEvery() == 0) snapshot(di, step);
                     });
+            long start = di.step();
             TrainingLoop.Result r = di.run(listener, StopRequest.flag());
             if (r.stopped()) {
                 listener.report.stopped(r.step(), hooks.resumeAdvice(di));
                 return StopRequest.exitCode();
             }
-            listener.report.done(r.step(), r.wallSeconds(), r.skippedSteps());
+            listener.report.done(start, r.step(), r.wallSeconds(), r.skippedSteps());
             out.println("wrote " + r.out().resolve("generator.pt") + ", generator_ema.pt" + (di.config().emaHalflife > 0 ? "" : " (= generator.pt: --ema-halflife 0 keeps no average)")
                     + ", fake_score.pt, metrics.jsonl, config.json");
             hooks.after(di, out);

@@ -14,7 +14,7 @@ public final class GlobalOptions {
     }
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "libtorch intra-op threads (default: libtorch's choice, normally one per core).")
+            description = "libtorch intra-op threads (default: libtorch's choice, one per physical core: 1 on a 2-vCPU machine, where --threads 2 is faster when nothing else runs and much slower when something does).")
     void setThreads(int n) {
         if (n < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + n);
         Torch.setThreads(n);

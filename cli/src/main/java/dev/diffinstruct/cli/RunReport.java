@@ -57,7 +57,10 @@ final class RunReport {
         progress.done(String.format(Locale.ROOT, "stopped at step %d; checkpoint written: %s", step, advice));
     }
 
-    void done(long step, double wallSeconds, long skippedSteps) {
-        progress.done(String.format(Locale.ROOT, "done: %d steps in %.1f s (%d skipped)", step, wallSeconds, skippedSteps));
+    /** The end of a run that began at step start (0, or the checkpoint's step after --resume): the time is this process's. */
+    void done(long start, long step, double wallSeconds, long skippedSteps) {
+        progress.done(start == 0 ? String.format(Locale.ROOT, "done: %d steps in %.1f s (%d skipped)", step, wallSeconds, skippedSteps)
+                : String.format(Locale.ROOT, "done: step %d; this run's %d steps (resumed at %d) in %.1f s (%d skipped)",
+                        step, step - start, start, wallSeconds, skippedSteps));
     }
 }

@@ -153,12 +153,13 @@ final class TrainTeacherCommand implements Callable<Integer> {
             RunListener<TeacherMetrics> listener = new RunListener<>(
                     new RunReport(new Progress(out, terminal, quiet, trainer.step(), trainer.config().steps), terminal, err), trainer.config().steps,
                     m -> List.of(Map.entry("loss", m.loss()), Map.entry("|grad|", m.gradNorm()), Map.entry("lr", m.lr())), step -> {});
+            long start = trainer.step();
             TrainingLoop.Result r = trainer.run(listener, StopRequest.flag());
             if (r.stopped()) {
                 listener.report.stopped(r.step(), RunReport.RESUME_ADVICE);
                 return StopRequest.exitCode();
             }
-            listener.report.done(r.step(), r.wallSeconds(), r.skippedSteps());
+            listener.report.done(start, r.step(), r.wallSeconds(), r.skippedSteps());
             out.println("wrote " + r.out().resolve("teacher.pt") + " (EMA), teacher_raw.pt, metrics.jsonl, config.json");
             out.flush();
             return Main.EXIT_OK;

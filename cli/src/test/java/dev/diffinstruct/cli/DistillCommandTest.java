@@ -79,6 +79,7 @@ class DistillCommandTest {
         assertEquals(0, more.exitCode(), more.out() + more.err());
         assertTrue(more.err().contains("resuming from checkpoints/ckpt-000000060.zip at step 60 of 80"), more.err());
         assertTrue(more.out().contains("step 80/80"), more.out());
+        assertTrue(more.out().contains("done: step 80; this run's 20 steps (resumed at 60) in "), more.out()); // not 80 steps in this run's time
         // options left out are not requests: a resume reports only given options that differ
         Cli bare = Cli.run("distill", "--out", out.toString(), "--steps", "90", "--ckpt-every", "30", "--resume");
         assertEquals(0, bare.exitCode(), bare.out() + bare.err());
