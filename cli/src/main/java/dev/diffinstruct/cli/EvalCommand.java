@@ -67,8 +67,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--k", defaultValue = "3", paramLabel = "K", description = "Neighbourhood size of precision/recall (default: ${DEFAULT-VALUE}).")
     int k;
 
-    @Option(names = "--batch", defaultValue = "500", paramLabel = "B", description = "Batch size for the feature network, distances and the generator (default: ${DEFAULT-VALUE}).")
-    int batch;
+    @Option(names = "--batch", paramLabel = "B", description = "Batch size for the feature network, distances and the generator "
+            + "(default: 500; the generator's calls: as sample's --batch, 100 on the CPU and 1000 on CUDA).")
+    Integer batch;
 
     @Option(names = "--n", defaultValue = "10000", paramLabel = "N", description = "With --generator: number of samples (default: ${DEFAULT-VALUE}).")
     long n;
@@ -100,12 +101,16 @@ final class EvalCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    private int generatorBatch;
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        CliIo.positive(batch, "--batch");
         CliIo.positive(k, "--k");
         Device dev = DeviceOption.parse(device);
+        generatorBatch = batch != null ? batch : dev.isCuda() ? 1000 : 100; // small batches stay in the CPU's cache (sample --help)
+        if (batch == null) batch = 500;
+        CliIo.positive(batch, "--batch");
         try (Scope s = Scope.open()) {
             Reference reference = referenceData();
             Tensor ref = reference.images();
@@ -191,7 +196,7 @@ final class EvalCommand implements Callable<Integer> {
             CliIo.checkClasses(gen, source.generator, classes);
             long[] latent = CliIo.latentShape(gen, source.generator, latentDim);
             long[] drawn = CliIo.labels(n, classes, CliIo.LABEL_RANDOM, seed);
-            return new Samples(CliIo.runGenerator(gen, source.generator, n, latent, batch, seed, drawn, classes, dev, spec.commandLine().getErr()), drawn);
+            return new Samples(CliIo.runGenerator(gen, source.generator, n, latent, generatorBatch, seed, drawn, classes, dev, spec.commandLine().getErr()), drawn);
         }
     }
 
