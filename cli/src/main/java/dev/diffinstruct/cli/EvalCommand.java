@@ -124,7 +124,10 @@ final class EvalCommand implements Callable<Integer> {
             out.printf("samples: %d x %s, reference: %d x %s%n", x.size(0), Arrays.toString(xs), ref.size(0), Arrays.toString(rs));
             Tensor fx, fr;
             String space;
+            PrintWriter err = spec.commandLine().getErr();
+            boolean longEval = x.size(0) + ref.size(0) > 4000; // then each pass below takes seconds: say what runs
             if (features != null) {
+                if (longEval) progress(err, "features of " + x.size(0) + " samples and " + ref.size(0) + " reference images...");
                 try (ScriptModule net = CliIo.loadModule(features, "--features", dev)) {
                     net.train(false);
                     fx = Features.extract(net, x, batch, dev);
@@ -145,6 +148,7 @@ final class EvalCommand implements Callable<Integer> {
             }
             double fd = FrechetDistance.between(fx, fr);
             out.printf("frechet distance (%s): %.6g%n", space, fd);
+            if (longEval) progress(err, "precision/recall: " + k + "-NN radii and " + fx.size(0) + " x " + fr.size(0) + " distances...");
             PrecisionRecall.Result pr = PrecisionRecall.compute(fr, fx, k, batch);
             out.printf("precision (k=%d): %.4f%n", k, pr.precision());
             out.printf("recall (k=%d): %.4f%n", k, pr.recall());
@@ -181,6 +185,11 @@ final class EvalCommand implements Callable<Integer> {
         double acc = LabelAccuracy.of(net, samples.x(), samples.labels(), batch, dev);
         String vsRef = ref.labels() == null ? "" : String.format(", reference %.4f", LabelAccuracy.of(net, ref.images(), ref.labels(), batch, dev));
         out.printf("label accuracy (argmax of %s's %s): samples %.4f%s%n", features.getFileName(), LabelAccuracy.LOGITS, acc, vsRef);
+    }
+
+    private static void progress(PrintWriter err, String what) {
+        err.println(what);
+        err.flush();
     }
 
     private Samples samples(Device dev) {

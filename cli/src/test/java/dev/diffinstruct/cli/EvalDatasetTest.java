@@ -37,6 +37,8 @@ class EvalDatasetTest {
         }
         Cli r1 = Cli.run("eval", "--samples", real.toString(), "--reference", "fashion-mnist:test", "--features", features.toString());
         assertEquals(0, r1.exitCode(), r1.err());
+        // 1,000 + 10,000 images: a long eval says what it is doing (on stderr), not 30 s of silence
+        assertTrue(r1.err().contains("features of 1000 samples and 10000 reference images") && r1.err().contains("precision/recall: 3-NN"), r1.err());
         Cli r2 = Cli.run("eval", "--samples", noise.toString(), "--reference", "fashion-mnist:test", "--features", features.toString());
         assertEquals(0, r2.exitCode(), r2.err());
         double fReal = frechet(r1.out()), fNoise = frechet(r2.out());
