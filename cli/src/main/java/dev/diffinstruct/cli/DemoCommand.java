@@ -207,8 +207,8 @@ final class DemoCommand implements Callable<Integer> {
         try (Scope s = Scope.open(); Generator g = new Generator(seed + 12)) {
             Tensor exact = truth.sample(g, SAMPLES), exact2 = truth.sample(g, SAMPLES);
             HeunSampler heun = new HeunSampler(di.teacher());
-            Tensor[] teacher = {heun.sample(Tensor.randn(g, SAMPLES, 2), null, null)}; // the reported samples; also warm-ups
-            Tensor[] gen = {di.sample(g, SAMPLES, true)};
+            Tensor teacher = heun.sample(Tensor.randn(g, SAMPLES, 2), null, null); // the reported samples; also warm-ups
+            Tensor gen = di.sample(g, SAMPLES, true);
             Speed speed;
             try (Generator timing = new Generator(seed + 13)) {
                 speed = Speed.measure(SAMPLES, TIMINGS, () -> heun.sample(Tensor.randn(timing, SAMPLES, 2), null, null), () -> di.sample(timing, SAMPLES, true));
@@ -216,8 +216,8 @@ final class DemoCommand implements Callable<Integer> {
             double teacherRate = speed.teacherRate(), genRate = speed.generatorRate();
             List<Row> rows = List.of(
                     new Row("exact samples (2nd set)", ModeCoverage.of(truth, exact2), EnergyDistance.between(exact2, exact), Double.NaN),
-                    new Row("teacher, Heun " + heun.nfePerSample() + " NFE", ModeCoverage.of(truth, teacher[0]), EnergyDistance.between(teacher[0], exact), teacherRate),
-                    new Row("one-step generator, 1 NFE", ModeCoverage.of(truth, gen[0]), EnergyDistance.between(gen[0], exact), genRate),
+                    new Row("teacher, Heun " + heun.nfePerSample() + " NFE", ModeCoverage.of(truth, teacher), EnergyDistance.between(teacher, exact), teacherRate),
+                    new Row("one-step generator, 1 NFE", ModeCoverage.of(truth, gen), EnergyDistance.between(gen, exact), genRate),
                     new Row("generator before training", ModeCoverage.of(truth, initial), EnergyDistance.between(initial, exact), Double.NaN));
             w.printf(Locale.ROOT, "%n%-28s %6s %11s %10s %16s %12s%n", "", "modes", "max|w-1/8|", "in 3 std", "energy distance", "samples/s");
             for (Row r : rows) {
@@ -233,11 +233,11 @@ final class DemoCommand implements Callable<Integer> {
             }
             Path png = out.resolve("samples.png");
             Plots.scatter(png, List.of(Plots.Panel.of("generator before training", initial),
-                    Plots.Panel.of("teacher: Heun, " + heun.nfePerSample() + " NFE", teacher[0]),
-                    Plots.Panel.of("one-step generator: 1 NFE", gen[0]),
+                    Plots.Panel.of("teacher: Heun, " + heun.nfePerSample() + " NFE", teacher),
+                    Plots.Panel.of("one-step generator: 1 NFE", gen),
                     Plots.Panel.of("exact samples", exact)), modes);
-            Npy.write(out.resolve("teacher_samples.npy"), teacher[0]);
-            Npy.write(out.resolve("generator_samples.npy"), gen[0]);
+            Npy.write(out.resolve("teacher_samples.npy"), teacher);
+            Npy.write(out.resolve("generator_samples.npy"), gen);
             w.println("wrote " + png + ", teacher_samples.npy, generator_samples.npy");
         }
     }

@@ -101,20 +101,18 @@ final class EvalCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    private int generatorBatch;
-
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         CliIo.positive(k, "--k");
         Device dev = DeviceOption.parse(device);
-        generatorBatch = batch != null ? batch : dev.isCuda() ? 1000 : 100; // small batches stay in the CPU's cache (sample --help)
+        int generatorBatch = CliIo.batchOr(batch, dev, CliIo.GENERATOR_BATCH_CPU); // as sample's: the generator is the costly part
         if (batch == null) batch = 500;
         CliIo.positive(batch, "--batch");
         try (Scope s = Scope.open()) {
             Reference reference = referenceData();
             Tensor ref = reference.images();
-            Samples drawn = samples(dev);
+            Samples drawn = samples(dev, generatorBatch);
             Tensor x = drawn.x();
             long[] xs = Arrays.copyOfRange(x.shape(), 1, x.dim()), rs = Arrays.copyOfRange(ref.shape(), 1, ref.dim());
             if (ref.dim() < 2 || !Arrays.equals(xs, rs))
@@ -192,7 +190,7 @@ final class EvalCommand implements Callable<Integer> {
         err.flush();
     }
 
-    private Samples samples(Device dev) {
+    private Samples samples(Device dev, int generatorBatch) {
         if (source.samples != null) {
             Tensor x = CliIo.readNpy(source.samples, "--samples");
             return new Samples(x, readLabels(x.size(0)));

@@ -9,7 +9,8 @@ import java.util.Map;
 
 /**
  * How help reads: as wide as the terminal (picocli's width detection, 80 columns where there is
- * none), and command lists that give each command's first sentence, not a paragraph cut at a line.
+ * none), and command lists that give each command's one-line header (or its description's first
+ * sentence), not a paragraph cut at a line.
  */
 final class HelpLayout {
     private HelpLayout() {}

@@ -109,8 +109,7 @@ final class ImportCommand implements Runnable {
                     "Examples:",
                     "  ./diffinstruct import module --module guided_diffusion_factory:cifar \\",
                     "      --path ~/src --weights ema.pt --kind ddpm-eps --schedule cosine \\",
-                    "      --shape 3,32,32 \\",
-                    "      --classes 10 --labels index --trace --out gd.pt",
+                    "      --shape 3,32,32 --classes 10 --labels index --trace --out gd.pt",
                     "  ./diffinstruct import module --module run/teacher.pt --kind edm --out t.pt"})
     static final class Module implements Callable<Integer> {
         @Option(names = "--module", required = true, paramLabel = "pkg.mod:Factory", description = "The factory (pkg.mod:Factory or file.py:Factory, called with --kwargs), or a TorchScript .pt file.")

@@ -65,15 +65,14 @@ final class SampleCommand implements Callable<Integer> {
         if (classes < 0) throw new InvalidInputException("--classes must be >= 0, got " + classes);
         CliIo.outputNpy(out, "--out");
         Device dev = DeviceOption.parse(device);
-        if (batch == null) batch = dev.isCuda() ? 1000 : 100;
-        CliIo.positive(batch, "--batch");
+        int perCall = CliIo.batchOr(batch, dev, CliIo.GENERATOR_BATCH_CPU);
         long t0 = System.nanoTime();
         try (ScriptModule gen = CliIo.loadModule(generator, "--generator", dev); Scope s = Scope.open()) {
             gen.train(false);
             CliIo.checkClasses(gen, generator, classes);
             long[] latent = CliIo.latentShape(gen, generator, latentDim);
             long[] labels = CliIo.labels(n, classes, label, seed);
-            Tensor x = CliIo.runGenerator(gen, generator, n, latent, batch, seed, labels, classes, dev, err);
+            Tensor x = CliIo.runGenerator(gen, generator, n, latent, perCall, seed, labels, classes, dev, err);
             CliIo.writeSamples(out, x, labels);
             spec.commandLine().getOut().printf("wrote %d samples of shape %s to %s%s (%.1f s)%n", n,
                     Arrays.toString(Arrays.copyOfRange(x.shape(), 1, x.dim())), out,

@@ -111,8 +111,7 @@ final class TeacherSampleCommand implements Callable<Integer> {
         TeacherSpec ts = schedule.spec(kind, classes);
         HeunSampler.Options opt = new HeunSampler.Options(new KarrasSchedule(steps, sigmaMin, sigmaMax, rho), sChurn, sTmin, sTmax, sNoise);
         Device dev = DeviceOption.parse(device);
-        if (batch == null) batch = dev.isCuda() ? 1000 : 50;
-        CliIo.positive(batch, "--batch");
+        int perCall = CliIo.batchOr(batch, dev, CliIo.TEACHER_BATCH_CPU);
         long t0 = System.nanoTime();
         try (ScriptModule d = Teachers.load(teacher, ts, dev); Scope s = Scope.open(); Generator g = new Generator(seed, dev)) {
             if (shape == null) {
@@ -124,8 +123,8 @@ final class TeacherSampleCommand implements Callable<Integer> {
             long[] labels = CliIo.labels(n, classes, label, seed);
             Tensor onehot = labels == null ? null : Teachers.oneHot(labels, classes, dev);
             HeunSampler sampler = new HeunSampler(d, opt);
-            Tensor x = sampler.sampleMany(g, n, shape, batch, onehot, dev,
-                    n > batch ? (done, total) -> err.printf("sampled %d/%d%n", done, total) : null);
+            Tensor x = sampler.sampleMany(g, n, shape, perCall, onehot, dev,
+                    n > perCall ? (done, total) -> err.printf("sampled %d/%d%n", done, total) : null);
             CliIo.writeSamples(out, x, labels);
             spec.commandLine().getOut().printf("wrote %d samples of shape [%s] to %s%s: %s teacher, %d steps, %d network evaluations per sample (%.1f s)%n",
                     n, CliIo.shapeString(shape), out, labels != null ? " and their labels to " + CliIo.labelsPath(out) : "",
