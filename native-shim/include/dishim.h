@@ -121,9 +121,16 @@ int dt_set_num_threads(int n);
 int dt_set_flush_denormal(int on);
 /* Seeds libtorch's default CPU (and CUDA) generators: what dropout in TorchScript uses. */
 int dt_manual_seed(uint64_t seed);
-/* State of the default CPU generator as a uint8 tensor, and its restore. */
-dt_tensor dt_default_rng_state(void);
-int dt_set_default_rng_state(dt_tensor state);
+/* State of the default generator of a device ("cpu" or NULL, "cuda", "cuda:N": what dropout on
+ * that device draws from) as a uint8 tensor on the CPU, and its restore. */
+dt_tensor dt_default_rng_state(const char *device);
+int dt_set_default_rng_state(const char *device, dt_tensor state);
+/* Automatic mixed precision for the ops this thread runs on a device type ("cpu" or "cuda"), as
+ * torch.autocast: dt_autocast_enter turns it on with the given reduced dtype (DT_BFLOAT16,
+ * DT_FLOAT16) and writes the previous enabled flag and dtype code to *prev (two ints), which
+ * dt_autocast_exit restores; the cast cache is cleared when the outermost region ends. */
+int dt_autocast_enter(const char *device_type, int dtype, int *prev);
+int dt_autocast_exit(const char *device_type, const int *prev);
 /* Grad mode is per thread, as in libtorch. Returns the previous mode (0/1), or -1. */
 int dt_set_grad_enabled(int on);
 int dt_is_grad_enabled(void);
@@ -320,6 +327,17 @@ int dt_adam_step(dt_adam o);
 int dt_adam_zero_grad(dt_adam o);
 int dt_adam_set_lr(dt_adam o, double lr);
 int dt_adam_get_lr(dt_adam o, double *out);
+/* Adam's step guarded against non-finite gradients without a host synchronisation (for CUDA):
+ * the gradients' L2 norm (clip_grad_norm_'s), their rescaling to max_norm when it is finite, the
+ * finiteness test and the update all stay on the device; a non-finite norm leaves parameters,
+ * moments and step counts exactly as they were. The norm of the last call and the counts of
+ * skipped updates are read (a synchronisation) with dt_adam_guard_read. */
+int dt_adam_guarded_step(dt_adam o, double max_norm);
+/* out[0]: updates skipped since the optimiser was made or loaded, out[1]: the longest run of
+ * skipped updates in a row that reached a step after the previous read (a run counted whole, from
+ * its start), out[2]: the run in progress (0 after a good step); *last_norm: the gradient norm of
+ * the last guarded step (NaN before any). */
+int dt_adam_guard_read(dt_adam o, int64_t *out, double *last_norm);
 /* Optimiser state (moments, step counts) as bytes (free with dt_buffer_free), and its restore. */
 int dt_adam_save_state(dt_adam o, char **out_data, int64_t *out_len);
 int dt_adam_load_state(dt_adam o, const void *data, int64_t nbytes);

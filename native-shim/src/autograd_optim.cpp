@@ -13,19 +13,6 @@ using namespace dishim::internal;
 
 namespace {
 
-// The optimiser's state map is keyed by the TensorImpl address: as a string in libtorch 1.x,
-// as the pointer itself in 2.x.
-template <class Map>
-typename Map::iterator find_state(Map &state, const at::Tensor &p) {
-  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
-    std::ostringstream key;  // what c10::guts::to_string writes
-    key << p.unsafeGetTensorImpl();
-    return state.find(key.str());
-  } else {
-    return state.find(p.unsafeGetTensorImpl());
-  }
-}
-
 // torch::optim::Adam's step as one pass per parameter (fused_cpu.h), for the common case: CPU
 // float32 contiguous tensors whose state exists (from the second step on), no weight decay, no
 // AMSGrad. Returns false, having changed nothing, when any parameter does not qualify.
@@ -72,19 +59,6 @@ bool fused_adam_step(dt_adam_s &a) {
 }  // namespace
 
 namespace {
-// The key of a parameter in Optimizer::state(): a string (the address, as ostream prints it) up
-// to LibTorch 1.13, the address itself in 2.x.
-template <typename Map>
-typename Map::key_type state_key(const Map &, at::TensorImpl *p) {
-  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
-    std::ostringstream os;
-    os << p;
-    return os.str();
-  } else {
-    return p;
-  }
-}
-
 // Adam's state from an archive that any LibTorch version wrote. The archive names each parameter
 // by its address in the saving process, and Adam::load matches them by position; but 1.13 wrote
 // the addresses in hex ("0x55..."), which 2.x parses with std::stoull as 0, so that every
@@ -212,7 +186,8 @@ void dt_adam_free(dt_adam o) {
 }
 
 int dt_adam_step(dt_adam o) {
-  GUARD(-1, torch::NoGradGuard no_grad; if (!fused_adam_step(*A(o))) A(o)->opt.step(); return 0;)
+  GUARD(-1, torch::NoGradGuard no_grad; adam_guard_flush(*A(o)); if (!fused_adam_step(*A(o))) A(o)->opt.step();
+        return 0;)
 }
 int dt_adam_zero_grad(dt_adam o) {
   GUARD(-1, for (auto &p : A(o)->params) p.mutable_grad().reset(); return 0;)
@@ -229,14 +204,16 @@ int dt_adam_get_lr(dt_adam o, double *out) {
         return 0;)
 }
 int dt_adam_save_state(dt_adam o, char **out_data, int64_t *out_len) {
-  GUARD(-1, torch::serialize::OutputArchive ar; A(o)->opt.save(ar); std::ostringstream os;
+  GUARD(-1, adam_guard_flush(*A(o)); torch::serialize::OutputArchive ar; A(o)->opt.save(ar); std::ostringstream os;
         ar.save_to(os); return return_bytes(os.str(), out_data, out_len);)
 }
 int dt_adam_load_state(dt_adam o, const void *data, int64_t nbytes) {
   GUARD(-1, if (!data || nbytes <= 0) fail("empty optimizer state");
         std::istringstream is(std::string(static_cast<const char *>(data),
                                           static_cast<size_t>(nbytes)));
-        torch::serialize::InputArchive ar; ar.load_from(is); load_adam_state(A(o)->opt, ar); return 0;)
+        torch::serialize::InputArchive ar; ar.load_from(is); load_adam_state(A(o)->opt, ar);
+        A(o)->guard = dt_adam_guard();  // the loaded states hold the step counts; skip counts start anew
+        return 0;)
 }
 
 

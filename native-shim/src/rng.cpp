@@ -11,12 +11,18 @@ extern "C" {
 
 // ---- default generators -----------------------------------------------------------------
 int dt_manual_seed(uint64_t seed) { GUARD(-1, torch::manual_seed(seed); return 0;) }
-dt_tensor dt_default_rng_state(void) {
-  GUARD(nullptr, auto g = at::detail::getDefaultCPUGenerator();
+// The default generator of a device: CPU's mt19937, or the CUDA device's Philox (seed and
+// offset), through the context so that no backend header is needed.
+static at::Generator default_generator(const char *device) {
+  at::Device d = device_of(device);
+  return d.is_cpu() ? at::detail::getDefaultCPUGenerator() : at::globalContext().defaultGenerator(d);
+}
+dt_tensor dt_default_rng_state(const char *device) {
+  GUARD(nullptr, auto g = default_generator(device);
         std::lock_guard<std::mutex> lock(g.mutex()); return wrap(g.get_state());)
 }
-int dt_set_default_rng_state(dt_tensor state) {
-  GUARD(-1, auto g = at::detail::getDefaultCPUGenerator();
+int dt_set_default_rng_state(const char *device, dt_tensor state) {
+  GUARD(-1, auto g = default_generator(device);
         std::lock_guard<std::mutex> lock(g.mutex()); g.set_state(T(state)); return 0;)
 }
 

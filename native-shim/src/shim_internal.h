@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <sstream>
+#include <type_traits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -50,9 +52,19 @@ struct dt_module_s : dishim::internal::Tagged<dishim::internal::TAG_MODULE, 1> {
   torch::jit::Module m;
   explicit dt_module_s(torch::jit::Module x) : m(std::move(x)) {}
 };
+// The state of dt_adam_guarded_step (adam_guarded.cpp): step counts live on the device while it
+// runs, and are written back to the optimiser's own (host) states before anything else reads them.
+struct dt_adam_guard {
+  bool adopted = false;
+  std::vector<char> with_grad;  // which parameters had a gradient when the device counts took over
+  std::vector<int64_t> base;    // their step counts then
+  at::Tensor applied;           // float64 0-dim on the device: updates applied since
+  at::Tensor skipped, run, worst, last_norm;  // skip counts (int64) and the last norm (float64), 0-dim
+};
 struct dt_adam_s : dishim::internal::Tagged<dishim::internal::TAG_ADAM, 2> {
   std::vector<at::Tensor> params;
   torch::optim::Adam opt;
+  dt_adam_guard guard;
   dt_adam_s(std::vector<at::Tensor> p, const torch::optim::AdamOptions &o) : params(p), opt(p, o) {}
 };
 struct dt_generator_s : dishim::internal::Tagged<dishim::internal::TAG_GENERATOR, 3> {
@@ -129,6 +141,27 @@ inline bool cpu_f32_dense(const at::Tensor &t) {
   return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.layout() == at::kStrided &&
          t.is_contiguous();
 }
+
+// The key of a parameter in Optimizer::state(): its TensorImpl address, as a string (what ostream
+// prints) up to LibTorch 1.13, the pointer itself in 2.x.
+template <typename Map>
+typename Map::key_type state_key(const Map &, at::TensorImpl *p) {
+  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+    std::ostringstream os;
+    os << p;
+    return os.str();
+  } else {
+    return p;
+  }
+}
+template <class Map>
+typename Map::iterator find_state(Map &state, const at::Tensor &p) {
+  return state.find(state_key(state, p.unsafeGetTensorImpl()));
+}
+
+// Writes the guarded step's device step counts back into the optimiser's states (a host sync;
+// nothing when no guarded step ran since): before an unguarded step, a save or a load.
+void adam_guard_flush(dt_adam_s &a);
 
 // ---- argument and result conversions (convert.cpp) ----------------------------------------
 // A malloc'd copy of s, for the caller to release with dt_buffer_free.

@@ -68,6 +68,32 @@ public final class Adam implements AutoCloseable {
         Native.check(Dishim.dt_adam_step(h()), "Adam.step");
     }
 
+    /**
+     * The step, unless the gradients' L2 norm is not finite, with no host synchronisation: the norm,
+     * the clipping to {@code maxNorm} (infinity: none), the test and the update all run on the
+     * parameters' device, and a skipped update leaves parameters, moments and step counts exactly
+     * as they were. What happened is read, with a synchronisation, by {@link #guardCounts()}.
+     */
+    public void guardedStep(double maxNorm) {
+        Native.check(Dishim.dt_adam_guarded_step(h(), maxNorm), "Adam.guarded_step");
+    }
+
+    /**
+     * What the guarded steps did: updates skipped in all ({@code skipped}), the longest run of
+     * skipped updates in a row that reached a step after the previous call ({@code worstRun},
+     * counted whole from its start), the run in progress ({@code run}, 0 after a good step), and
+     * the last guarded step's gradient norm (NaN before any).
+     */
+    public record GuardCounts(long skipped, long worstRun, long run, double lastNorm) {}
+
+    /** {@link GuardCounts} of the guarded steps so far (one host synchronisation). */
+    public GuardCounts guardCounts() {
+        Native.Scratch sc = Native.scratch();
+        Native.check(Dishim.dt_adam_guard_read(h(), sc.longs, sc.doubles), "Adam.guard_read");
+        return new GuardCounts(sc.longs.getAtIndex(ValueLayout.JAVA_LONG, 0), sc.longs.getAtIndex(ValueLayout.JAVA_LONG, 1),
+                sc.longs.getAtIndex(ValueLayout.JAVA_LONG, 2), sc.doubles.get(ValueLayout.JAVA_DOUBLE, 0));
+    }
+
     /** Drops the parameters' gradients (set to None, as PyTorch 2's default). */
     public void zeroGrad() {
         Native.check(Dishim.dt_adam_zero_grad(h()), "Adam.zero_grad");

@@ -112,28 +112,83 @@ public final class Torch {
 
     /** The default CPU generator's state. */
     public static byte[] rngState() {
-        try (Tensor t = Tensor.wrap(Dishim.dt_default_rng_state(), "get_rng_state")) {
+        return rngState(Device.CPU);
+    }
+
+    /** The state of {@code device}'s default generator: what dropout on that device draws from. */
+    public static byte[] rngState(Device device) {
+        try (Tensor t = rngStateTensor(device)) {
             return t.toByteArray();
         }
     }
 
-    /**
-     * The default CPU generator's state as a native uint8 tensor (owned by the current scope):
-     * for a save/restore around a call that must see the same random numbers twice (dropout
-     * masks), without copying the state to the Java heap and back.
-     */
+    /** The default CPU generator's state as a native uint8 tensor (owned by the current scope). */
     public static Tensor rngStateTensor() {
-        return Tensor.wrap(Dishim.dt_default_rng_state(), "get_rng_state");
+        return rngStateTensor(Device.CPU);
     }
 
-    /** Restores a state from {@link #rngStateTensor()} (or any uint8 tensor of a generator state). */
+    /**
+     * The state of {@code device}'s default generator as a native uint8 tensor on the CPU (owned by
+     * the current scope): for a save/restore around a call that must see the same random numbers
+     * twice (dropout masks), without copying the state to the Java heap and back. On CUDA the
+     * state is the Philox seed and offset, read on the host: no synchronisation.
+     */
+    public static Tensor rngStateTensor(Device device) {
+        return Tensor.wrap(Dishim.dt_default_rng_state(Native.cString(device)), "get_rng_state");
+    }
+
+    /** Restores a state from {@link #rngStateTensor()} (or any uint8 tensor of a CPU generator state). */
     public static void setRngState(Tensor state) {
-        Native.check(Dishim.dt_set_default_rng_state(state.h()), "set_rng_state");
+        setRngState(Device.CPU, state);
+    }
+
+    /** Restores {@code device}'s default generator to a state from {@link #rngStateTensor(Device)}. */
+    public static void setRngState(Device device, Tensor state) {
+        Native.check(Dishim.dt_set_default_rng_state(Native.cString(device), state.h()), "set_rng_state");
     }
 
     public static void setRngState(byte[] state) {
+        setRngState(Device.CPU, state);
+    }
+
+    public static void setRngState(Device device, byte[] state) {
         try (Tensor t = Tensor.of(state, state.length)) {
-            Native.check(Dishim.dt_set_default_rng_state(t.h()), "set_rng_state");
+            setRngState(device, t);
+        }
+    }
+
+    /**
+     * Automatic mixed precision on this thread for the ops that run on {@code device}'s type, as
+     * {@code torch.autocast(device_type, dtype)}: matmuls and convolutions in {@code dtype}
+     * (BFLOAT16 or FLOAT16) while parameters stay float32; closing restores what was before.
+     */
+    public static Autocast autocast(Device device, DType dtype) {
+        return new Autocast(device, dtype);
+    }
+
+    /** An autocast region of {@link #autocast}; close it on the thread that opened it. */
+    public static final class Autocast implements AutoCloseable {
+        private final MemorySegment device;
+        private final int[] previous = new int[2];
+        private boolean open;
+
+        private Autocast(Device device, DType dtype) {
+            this.device = Native.cString(device.isCuda() ? "cuda" : "cpu");
+            MemorySegment prev = Native.scratch().ints;
+            Native.check(Dishim.dt_autocast_enter(this.device, dtype.code, prev), "autocast");
+            previous[0] = prev.getAtIndex(ValueLayout.JAVA_INT, 0);
+            previous[1] = prev.getAtIndex(ValueLayout.JAVA_INT, 1);
+            open = true;
+        }
+
+        @Override
+        public void close() {
+            if (!open) return;
+            open = false;
+            MemorySegment prev = Native.scratch().ints;
+            prev.setAtIndex(ValueLayout.JAVA_INT, 0, previous[0]);
+            prev.setAtIndex(ValueLayout.JAVA_INT, 1, previous[1]);
+            Native.check(Dishim.dt_autocast_exit(device, prev), "autocast exit");
         }
     }
 

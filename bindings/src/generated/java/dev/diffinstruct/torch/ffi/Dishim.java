@@ -1243,7 +1243,9 @@ public class Dishim extends Dishim$shared {
 
     private static class dt_default_rng_state {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Dishim.C_POINTER    );
+            Dishim.C_POINTER,
+            Dishim.C_POINTER
+        );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_default_rng_state");
 
@@ -1253,7 +1255,7 @@ public class Dishim extends Dishim$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * dt_tensor dt_default_rng_state()
+     * dt_tensor dt_default_rng_state(const char *device)
      * }
      */
     public static FunctionDescriptor dt_default_rng_state$descriptor() {
@@ -1263,7 +1265,7 @@ public class Dishim extends Dishim$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * dt_tensor dt_default_rng_state()
+     * dt_tensor dt_default_rng_state(const char *device)
      * }
      */
     public static MethodHandle dt_default_rng_state$handle() {
@@ -1273,7 +1275,7 @@ public class Dishim extends Dishim$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * dt_tensor dt_default_rng_state()
+     * dt_tensor dt_default_rng_state(const char *device)
      * }
      */
     public static MemorySegment dt_default_rng_state$address() {
@@ -1282,16 +1284,16 @@ public class Dishim extends Dishim$shared {
 
     /**
      * {@snippet lang=c :
-     * dt_tensor dt_default_rng_state()
+     * dt_tensor dt_default_rng_state(const char *device)
      * }
      */
-    public static MemorySegment dt_default_rng_state() {
+    public static MemorySegment dt_default_rng_state(MemorySegment device) {
         var mh$ = dt_default_rng_state.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("dt_default_rng_state");
+                traceDowncall("dt_default_rng_state", device);
             }
-            return (MemorySegment)mh$.invokeExact();
+            return (MemorySegment)mh$.invokeExact(device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1302,6 +1304,7 @@ public class Dishim extends Dishim$shared {
     private static class dt_set_default_rng_state {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Dishim.C_INT,
+            Dishim.C_POINTER,
             Dishim.C_POINTER
         );
 
@@ -1313,7 +1316,7 @@ public class Dishim extends Dishim$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int dt_set_default_rng_state(dt_tensor state)
+     * int dt_set_default_rng_state(const char *device, dt_tensor state)
      * }
      */
     public static FunctionDescriptor dt_set_default_rng_state$descriptor() {
@@ -1323,7 +1326,7 @@ public class Dishim extends Dishim$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int dt_set_default_rng_state(dt_tensor state)
+     * int dt_set_default_rng_state(const char *device, dt_tensor state)
      * }
      */
     public static MethodHandle dt_set_default_rng_state$handle() {
@@ -1333,7 +1336,7 @@ public class Dishim extends Dishim$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int dt_set_default_rng_state(dt_tensor state)
+     * int dt_set_default_rng_state(const char *device, dt_tensor state)
      * }
      */
     public static MemorySegment dt_set_default_rng_state$address() {
@@ -1342,16 +1345,139 @@ public class Dishim extends Dishim$shared {
 
     /**
      * {@snippet lang=c :
-     * int dt_set_default_rng_state(dt_tensor state)
+     * int dt_set_default_rng_state(const char *device, dt_tensor state)
      * }
      */
-    public static int dt_set_default_rng_state(MemorySegment state) {
+    public static int dt_set_default_rng_state(MemorySegment device, MemorySegment state) {
         var mh$ = dt_set_default_rng_state.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("dt_set_default_rng_state", state);
+                traceDowncall("dt_set_default_rng_state", device, state);
             }
-            return (int)mh$.invokeExact(state);
+            return (int)mh$.invokeExact(device, state);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_autocast_enter {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER,
+            Dishim.C_INT,
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_autocast_enter");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_autocast_enter(const char *device_type, int dtype, int *prev)
+     * }
+     */
+    public static FunctionDescriptor dt_autocast_enter$descriptor() {
+        return dt_autocast_enter.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_autocast_enter(const char *device_type, int dtype, int *prev)
+     * }
+     */
+    public static MethodHandle dt_autocast_enter$handle() {
+        return dt_autocast_enter.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_autocast_enter(const char *device_type, int dtype, int *prev)
+     * }
+     */
+    public static MemorySegment dt_autocast_enter$address() {
+        return dt_autocast_enter.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_autocast_enter(const char *device_type, int dtype, int *prev)
+     * }
+     */
+    public static int dt_autocast_enter(MemorySegment device_type, int dtype, MemorySegment prev) {
+        var mh$ = dt_autocast_enter.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_autocast_enter", device_type, dtype, prev);
+            }
+            return (int)mh$.invokeExact(device_type, dtype, prev);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_autocast_exit {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER,
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_autocast_exit");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_autocast_exit(const char *device_type, const int *prev)
+     * }
+     */
+    public static FunctionDescriptor dt_autocast_exit$descriptor() {
+        return dt_autocast_exit.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_autocast_exit(const char *device_type, const int *prev)
+     * }
+     */
+    public static MethodHandle dt_autocast_exit$handle() {
+        return dt_autocast_exit.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_autocast_exit(const char *device_type, const int *prev)
+     * }
+     */
+    public static MemorySegment dt_autocast_exit$address() {
+        return dt_autocast_exit.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_autocast_exit(const char *device_type, const int *prev)
+     * }
+     */
+    public static int dt_autocast_exit(MemorySegment device_type, MemorySegment prev) {
+        var mh$ = dt_autocast_exit.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_autocast_exit", device_type, prev);
+            }
+            return (int)mh$.invokeExact(device_type, prev);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -8434,6 +8560,129 @@ public class Dishim extends Dishim$shared {
                 traceDowncall("dt_adam_get_lr", o, out);
             }
             return (int)mh$.invokeExact(o, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_adam_guarded_step {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER,
+            Dishim.C_DOUBLE
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_adam_guarded_step");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_adam_guarded_step(dt_adam o, double max_norm)
+     * }
+     */
+    public static FunctionDescriptor dt_adam_guarded_step$descriptor() {
+        return dt_adam_guarded_step.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_adam_guarded_step(dt_adam o, double max_norm)
+     * }
+     */
+    public static MethodHandle dt_adam_guarded_step$handle() {
+        return dt_adam_guarded_step.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_adam_guarded_step(dt_adam o, double max_norm)
+     * }
+     */
+    public static MemorySegment dt_adam_guarded_step$address() {
+        return dt_adam_guarded_step.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_adam_guarded_step(dt_adam o, double max_norm)
+     * }
+     */
+    public static int dt_adam_guarded_step(MemorySegment o, double max_norm) {
+        var mh$ = dt_adam_guarded_step.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_adam_guarded_step", o, max_norm);
+            }
+            return (int)mh$.invokeExact(o, max_norm);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_adam_guard_read {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_POINTER,
+            Dishim.C_POINTER,
+            Dishim.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_adam_guard_read");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_adam_guard_read(dt_adam o, int64_t *out, double *last_norm)
+     * }
+     */
+    public static FunctionDescriptor dt_adam_guard_read$descriptor() {
+        return dt_adam_guard_read.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_adam_guard_read(dt_adam o, int64_t *out, double *last_norm)
+     * }
+     */
+    public static MethodHandle dt_adam_guard_read$handle() {
+        return dt_adam_guard_read.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_adam_guard_read(dt_adam o, int64_t *out, double *last_norm)
+     * }
+     */
+    public static MemorySegment dt_adam_guard_read$address() {
+        return dt_adam_guard_read.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_adam_guard_read(dt_adam o, int64_t *out, double *last_norm)
+     * }
+     */
+    public static int dt_adam_guard_read(MemorySegment o, MemorySegment out, MemorySegment last_norm) {
+        var mh$ = dt_adam_guard_read.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_adam_guard_read", o, out, last_norm);
+            }
+            return (int)mh$.invokeExact(o, out, last_norm);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
