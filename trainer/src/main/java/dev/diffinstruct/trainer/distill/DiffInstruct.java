@@ -57,9 +57,22 @@ public final class DiffInstruct implements AutoCloseable {
     private final double emaBeta;
 
     private long step;
+    /** Updates skipped on non-finite gradients (checkpointed); with the device guard, up to its last read. */
     long skipped;
     /** Skipped updates in a row, per network (not checkpointed: a resumed run starts counting anew). */
     private final Map<String, Integer> nonfiniteInARow = new HashMap<>();
+    /**
+     * Whether the non-finite guard runs on the device ({@link Adam#guardedStep}) and is read only
+     * on logging steps and checkpoints: on CUDA, where reading the gradient norm every step would
+     * stall the stream. On the CPU a read costs nothing, and the host guard reports each skipped
+     * update as it happens. Tests turn it on for the CPU.
+     */
+    boolean deviceGuard;
+    /** The device guard's skip counts already reported, per network, and the step of the last read. */
+    private final Map<String, Long> reportedSkips = new HashMap<>();
+    private long guardReadAt;
+    /** Where the device guard reports when read outside a step (a checkpoint): the last step's listener. */
+    private TrainingListener<StepMetrics> listener = TrainingListener.none();
 
     /** {@code teacher}: the teacher as the step calls it (maybe a frozen copy); the networks stay the caller's. */
     DiffInstruct(DistillConfig cfg, Device device, Denoiser teacher, GeneratorNet generator, ScriptModule ema, Denoiser fake,
@@ -84,6 +97,7 @@ public final class DiffInstruct implements AutoCloseable {
         this.streams = new Generator[streamSeeds.length];
         for (int i = 0; i < streams.length; i++) streams[i] = new Generator(streamSeeds[i], device);
         this.rng = streams[0];
+        this.deviceGuard = device.isCuda();
         try (Scope s = Scope.open()) {
             this.optG = new Adam(generator.module().parameters(), Adam.Options.lr(cfg.lrG).betas(cfg.beta1, cfg.beta2));
             this.optF = new Adam(fake.module().parameters(), Adam.Options.lr(cfg.lrF).betas(cfg.beta1, cfg.beta2));
@@ -93,11 +107,13 @@ public final class DiffInstruct implements AutoCloseable {
     /**
      * Iteration {@code step}: {@code fakeSteps} updates of the fake score, then (after the warm-up)
      * one update of the generator and its EMA. Everything it allocates lives in one {@link Scope}.
-     * The only host syncs outside logging steps are the gradient norms that the non-finite guard
-     * checks. Returns the step's metrics on logging steps (without the loop's timing), else null.
+     * On CUDA nothing in it waits for the device outside logging steps (the non-finite guard runs
+     * on the device: {@link #deviceGuard}). Returns the step's metrics on logging steps (without
+     * the loop's timing), else null.
      */
     StepMetrics step(long step, boolean logging, TrainingListener<StepMetrics> listener) {
         this.step = step;
+        this.listener = listener;
         try (Scope scope = Scope.open()) {
             long n = localBatch;
 
@@ -117,7 +133,13 @@ public final class DiffInstruct implements AutoCloseable {
                 lossF.backward();
                 gradNormF = guardedStep(optF, fake.module(), "fake score", listener);
             }
-            if (step <= cfg.warmupFake) return logging ? metrics(null, lossF, Double.NaN, gradNormF, null) : null;
+            if (step <= cfg.warmupFake) {
+                if (logging && deviceGuard) { // the generator has not stepped yet
+                    gradNormF = readDeviceGuard(optF, "fake score", listener);
+                    guardReadAt = step;
+                }
+                return logging ? metrics(null, lossF, Double.NaN, gradNormF, null) : null;
+            }
 
             // 2. Generator: x = g(z), diffused to x_sigma = x + sigma eps, moved along
             //    grad_x = w(sigma) (score_fake - score_teacher)(x_sigma) through the objective's surrogate loss.
@@ -132,6 +154,11 @@ public final class DiffInstruct implements AutoCloseable {
 
             // 3. Exponential moving average of the generator's weights.
             ema.emaUpdateFrom(generator.module(), emaBeta);
+            if (logging && deviceGuard) {
+                gradNormF = readDeviceGuard(optF, "fake score", listener);
+                gradNormG = readDeviceGuard(optG, "generator", listener);
+                guardReadAt = step;
+            }
             return logging ? metrics(lossG, lossF, gradNormG, gradNormF, sigma) : null;
         }
     }
@@ -153,9 +180,11 @@ public final class DiffInstruct implements AutoCloseable {
             Tensor xSigma = (throughDenoisers ? x : x.detach()).add(eps.mul(DenoisingScoreMatchingLoss.perSample(sigma, x.dim())));
             Tensor dTeacher, dFake;
             try (var gradMode = throughDenoisers ? Torch.enableGrad() : Torch.noGrad()) {
-                Tensor dropoutState = sameDropoutMasks ? Torch.rngStateTensor() : null;
+                // dropout draws from the default generator of the device the networks run on
+                Device device = sameDropoutMasks ? eps.device() : null;
+                Tensor dropoutState = sameDropoutMasks ? Torch.rngStateTensor(device) : null;
                 dTeacher = teacher.forward(xSigma, sigma, labels);
-                if (dropoutState != null) Torch.setRngState(dropoutState); // the fake sees the teacher's dropout masks
+                if (dropoutState != null) Torch.setRngState(device, dropoutState); // the fake sees the teacher's dropout masks
                 dFake = fake.forward(xSigma, sigma, labels);
             }
             out = s.keep(objective.loss(x, dTeacher, dFake));
@@ -208,24 +237,64 @@ public final class DiffInstruct implements AutoCloseable {
      */
     private double guardedStep(Adam opt, ScriptModule net, String name, TrainingListener<StepMetrics> listener) {
         world.averageGradients(net); // every rank then has the same gradient, norm and verdict below
+        if (deviceGuard) {
+            opt.guardedStep(cfg.gradClip > 0 ? cfg.gradClip : Double.POSITIVE_INFINITY);
+            return Double.NaN; // known on logging steps: readDeviceGuard
+        }
         double norm = net.clipGradNorm(cfg.gradClip > 0 ? cfg.gradClip : Double.POSITIVE_INFINITY);
         if (!Double.isFinite(norm)) {
             opt.zeroGrad(); // the update is never applied: parameters and checkpoints stay finite
             skipped++;
             int inARow = nonfiniteInARow.merge(name, 1, Integer::sum);
             String what = "step " + step + ": non-finite " + name + " gradient (norm " + norm + ")";
-            String advice = "; nothing non-finite was applied, the last checkpoint is clean: check the teacher's outputs,"
-                    + " or lower --lr-g/--lr-f or set --grad-clip, then --resume";
-            if ("stop".equals(cfg.onNonfinite))
-                throw new NonFiniteException(what + ", stopped (--on-nonfinite stop)" + advice);
-            if (cfg.maxNonfinite > 0 && inARow >= cfg.maxNonfinite)
-                throw new NonFiniteException(what + ", " + inARow + " in a row: stopped (--max-nonfinite " + cfg.maxNonfinite + ")" + advice);
+            applyPolicy(what, inARow);
             listener.onMessage(what + "; update skipped (" + skipped + " so far)");
             return norm;
         }
         nonfiniteInARow.remove(name);
         opt.step();
         return norm;
+    }
+
+    /** Stops the run as --on-nonfinite and --max-nonfinite ask, after {@code what} with {@code inARow} skips in a row. */
+    private void applyPolicy(String what, long inARow) {
+        String advice = "; nothing non-finite was applied, the last checkpoint is clean: check the teacher's outputs,"
+                + " or lower --lr-g/--lr-f or set --grad-clip, then --resume";
+        if ("stop".equals(cfg.onNonfinite))
+            throw new NonFiniteException(what + ", stopped (--on-nonfinite stop)" + advice);
+        if (cfg.maxNonfinite > 0 && inARow >= cfg.maxNonfinite)
+            throw new NonFiniteException(what + ", " + inARow + " in a row: stopped (--max-nonfinite " + cfg.maxNonfinite + ")" + advice);
+    }
+
+    /**
+     * Reads the device guard of {@code opt} (one host sync): reports the updates it skipped since
+     * the last read, stops the run as the policy asks, and returns the last gradient norm.
+     */
+    private double readDeviceGuard(Adam opt, String name, TrainingListener<StepMetrics> listener) {
+        Adam.GuardCounts c = opt.guardCounts();
+        long fresh = c.skipped() - reportedSkips.getOrDefault(name, 0L);
+        if (fresh > 0) {
+            reportedSkips.put(name, c.skipped());
+            skipped += fresh;
+            String what = (step == guardReadAt + 1 ? "step " + step : "steps " + (guardReadAt + 1) + "-" + step) + ": "
+                    + fresh + " non-finite " + name + " gradient" + (fresh == 1 ? "" : "s");
+            applyPolicy(what, c.worstRun());
+            listener.onMessage(what + "; update" + (fresh == 1 ? "" : "s") + " skipped (" + skipped + " so far)");
+        }
+        return c.lastNorm();
+    }
+
+    /**
+     * Updates skipped so far. With the device guard this reads it first (a checkpoint's count must
+     * be exact), reporting through the last step's listener and stopping as the policy asks.
+     */
+    long skipped() {
+        if (deviceGuard && guardReadAt < step) {
+            readDeviceGuard(optF, "fake score", listener);
+            readDeviceGuard(optG, "generator", listener);
+            guardReadAt = step;
+        }
+        return skipped;
     }
 
     /** The run ended on non-finite gradients, as --on-nonfinite / --max-nonfinite asked (CLI exit 1). */

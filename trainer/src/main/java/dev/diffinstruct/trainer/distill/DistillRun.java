@@ -175,10 +175,10 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
             s.optF.loadState(c.part("adam_fake.bin"));
             s.optG.setLr(cfg.lrG); // the saved state carries the old rate; cfg's is the one to use
             s.optF.setLr(cfg.lrF);
-            Optional<World.RandomStates> own = world.randomStates(c, state, listener::onMessage);
+            Optional<World.RandomStates> own = world.randomStates(c, state, listener::onMessage, run.device);
             if (own.isPresent()) {
                 s.rng.setState(own.get().noise());
-                Torch.setRngState(own.get().dropout());
+                own.get().restoreDropout(run.device);
             } else { // a rank the run did not have: a fresh stream of its own, seeded by the rank and step
                 try (Generator fresh = new Generator(Networks.seed(trainingStream(cfg.seed, world.rank()), (int) c.step()))) {
                     s.rng.setState(fresh.state());
@@ -247,6 +247,11 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
         return step.step(n, logging, listener);
     }
 
+    /** Test hook: the device-side non-finite guard (CUDA's) on this run's device, or the host one. */
+    void useDeviceGuard(boolean on) {
+        step.deviceGuard = on;
+    }
+
     /** One iteration as {@link #run} takes it, without logging or checkpoints: the hook of bench/TrainStepBench. */
     public void benchmarkStep() {
         loop.benchmarkStep();
@@ -254,7 +259,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
 
     @Override
     public long skipped() {
-        return step.skipped;
+        return step.skipped();
     }
 
     @Override
@@ -276,7 +281,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
                         + " has non-finite parameters; no checkpoint written, the last one is clean");
         // every rank's random states (a collective); the networks and optimisers are the same on all
         // ranks: rank 0's are saved
-        Map<String, byte[]> random = world.randomStateParts(step.rngState());
+        Map<String, byte[]> random = world.randomStateParts(step.rngState(), device);
         if (!world.isMain()) return random;
         Map<String, byte[]> parts = new LinkedHashMap<>();
         parts.put("generator.pt", generator.module().toBytes());

@@ -1,5 +1,6 @@
 package dev.diffinstruct.trainer.run;
 
+import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.ProcessGroup;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.ScriptModule;
@@ -142,37 +143,60 @@ public final class World implements AutoCloseable {
         if (size > 1) state.put(SIZE_KEY, size);
     }
 
-    /** This rank's states of its noise stream and of libtorch's default generator (dropout), as a checkpoint saved them. */
-    public record RandomStates(byte[] noise, byte[] dropout) {}
+    /**
+     * This rank's states of its noise stream and of libtorch's default generators (dropout), as a
+     * checkpoint saved them: the CPU's always, the CUDA device's ({@code deviceDropout}) when the
+     * run was on CUDA, else null.
+     */
+    public record RandomStates(byte[] noise, byte[] dropout, byte[] deviceDropout) {
+        /** Restores the default generators: the CPU's, and {@code device}'s when the checkpoint has it. */
+        public void restoreDropout(Device device) {
+            Torch.setRngState(dropout);
+            if (deviceDropout != null) Torch.setRngState(device, deviceDropout);
+        }
+    }
 
     /**
-     * Collective: every rank's random states, as checkpoint parts on rank 0 ({@code rng.bin} and
-     * {@code torch_rng.bin} its own, {@code rng.rankR.bin} and {@code torch_rng.rankR.bin} the
-     * others'), so that a resume on as many ranks is exact; empty on the other ranks.
+     * Collective: every rank's random states, as checkpoint parts on rank 0 ({@code rng.bin},
+     * {@code torch_rng.bin} and on CUDA {@code torch_cuda_rng.bin} its own, {@code rng.rankR.bin}
+     * ... the others'), so that a resume on as many ranks of the same device kind is exact; empty
+     * on the other ranks. {@code device}: where this rank's networks run.
      */
-    public Map<String, byte[]> randomStateParts(byte[] noiseState) {
+    public Map<String, byte[]> randomStateParts(byte[] noiseState, Device device) {
         byte[][] noise = gather(noiseState), dropout = gather(Torch.rngState());
+        byte[][] deviceDropout = device.isCuda() ? gather(Torch.rngState(device)) : null;
         Map<String, byte[]> parts = new LinkedHashMap<>();
         if (!isMain()) return parts;
         for (int r = 0; r < size; r++) {
             parts.put(partName("rng", r), noise[r]);
             parts.put(partName("torch_rng", r), dropout[r]);
+            if (deviceDropout != null) parts.put(partName(CUDA_DROPOUT, r), deviceDropout[r]);
         }
         return parts;
     }
 
+    private static final String CUDA_DROPOUT = "torch_cuda_rng";
+
     /**
      * This rank's random states in checkpoint {@code c} (whose state.json is {@code state}); empty
-     * when the run that wrote it had no such rank. A different number of ranks is reported: the
-     * run continues, but not bit-exactly.
+     * when the run that wrote it had no such rank, or ran on the other kind of device (a CPU
+     * generator's state does not fit a CUDA one). Both are reported: the run continues, but not
+     * bit-exactly.
      */
-    public Optional<RandomStates> randomStates(CheckpointStore.Checkpoint c, JsonObject state, Consumer<String> report) {
+    public Optional<RandomStates> randomStates(CheckpointStore.Checkpoint c, JsonObject state, Consumer<String> report, Device device) {
         int saved = state.has(SIZE_KEY) ? state.get(SIZE_KEY).getAsInt() : 1;
         if (saved != size)
             report.accept("resuming a run of " + saved + " process(es) on " + size
                     + ": it continues, but not bit-exactly (the batch splits into other noise streams)");
+        boolean savedOnCuda = c.parts().containsKey(partName(CUDA_DROPOUT, 0));
+        if (savedOnCuda != device.isCuda()) {
+            report.accept("resuming a run written on " + (savedOnCuda ? "CUDA" : "the CPU") + " on " + (device.isCuda() ? "CUDA" : "the CPU")
+                    + ": it continues with fresh random streams, not bit-exactly");
+            return Optional.empty();
+        }
         if (rank >= saved) return Optional.empty();
-        return Optional.of(new RandomStates(c.part(partName("rng", rank)), c.part(partName("torch_rng", rank))));
+        return Optional.of(new RandomStates(c.part(partName("rng", rank)), c.part(partName("torch_rng", rank)),
+                device.isCuda() ? c.part(partName(CUDA_DROPOUT, rank)) : null));
     }
 
     private static String partName(String kind, int rank) {

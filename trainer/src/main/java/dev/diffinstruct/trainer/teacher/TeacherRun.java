@@ -52,9 +52,11 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
     private final TeacherStep step;
     private final TrainingLoop<TeacherMetrics> loop;
     private final World world;
+    private final Device device;
 
     private TeacherRun(TeacherConfig cfg, Device device, ImageDataset data, ScriptModule model, ScriptModule ema, World world) {
         this.cfg = cfg;
+        this.device = device;
         this.world = world;
         this.out = Path.of(cfg.out);
         this.data = data;
@@ -151,7 +153,7 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
             Optional<World.RandomStates> own;
             try {
                 s.opt.loadState(c.part("adam.bin"));
-                own = world.randomStates(c, state, listener::onMessage);
+                own = world.randomStates(c, state, listener::onMessage, t.device);
                 if (own.isPresent()) s.rng.setState(own.get().noise());
                 s.dataRng.setState(c.part("data_rng.bin"));
                 try {
@@ -163,7 +165,7 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
                 t.close();
                 throw e;
             }
-            if (own.isPresent()) Torch.setRngState(own.get().dropout());
+            if (own.isPresent()) own.get().restoreDropout(t.device);
             else Torch.manualSeed(cfg.seed + world.rank() + 7919 * c.step()); // a rank the run did not have
             s.skipped = state.get("skipped").getAsLong();
             s.skippedInARow = state.get("skipped_in_a_row").getAsLong();
@@ -246,7 +248,7 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
     @Override
     public Map<String, byte[]> parts() {
         // every rank's noise and dropout states (a collective); the rest is the same on all ranks
-        Map<String, byte[]> random = world.randomStateParts(step.rng.state());
+        Map<String, byte[]> random = world.randomStateParts(step.rng.state(), device);
         if (!world.isMain()) return random;
         Map<String, byte[]> parts = new LinkedHashMap<>();
         parts.put("model.pt", model.module().toBytes());

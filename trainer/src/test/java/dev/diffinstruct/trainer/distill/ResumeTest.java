@@ -73,7 +73,13 @@ class ResumeTest {
     }
 
     static float[][] straightRun(Path out) {
+        return straightRun(out, false);
+    }
+
+    /** {@code deviceGuard}: the non-finite guard of CUDA runs (on the device, no host sync), here on the CPU. */
+    static float[][] straightRun(Path out, boolean deviceGuard) {
         try (DistillRun di = DistillRun.open(small(out), false, TrainingListener.none())) {
+            di.useDeviceGuard(deviceGuard);
             TrainingLoop.Result r = di.run(TrainingListener.none(), new AtomicBoolean());
             assertTrue(r.complete());
             assertEquals(200, r.step());
@@ -82,9 +88,14 @@ class ResumeTest {
     }
 
     static float[][] resumeToEnd(Path out, long expectFrom) {
+        return resumeToEnd(out, expectFrom, false);
+    }
+
+    static float[][] resumeToEnd(Path out, long expectFrom, boolean deviceGuard) {
         List<String> messages = new ArrayList<>();
         TrainingListener l = collecting(messages);
         try (DistillRun di = DistillRun.open(small(out), true, l)) {
+            di.useDeviceGuard(deviceGuard);
             assertEquals(expectFrom, di.step(), messages.toString());
             TrainingLoop.Result r = di.run(l, new AtomicBoolean());
             assertTrue(r.complete());
@@ -136,6 +147,29 @@ class ResumeTest {
         assertEquals(expected, steps);
         for (String f : new String[] {"generator.pt", "generator_ema.pt", "fake_score.pt", "config.json", "metrics.jsonl"})
             assertTrue(Files.exists(out.resolve(f)), f);
+    }
+
+    @Test
+    void stopAndResumeIsBitIdenticalWithTheDeviceGuard() {
+        // the guard of CUDA runs keeps Adam's step counts on the device: a checkpoint must hold them
+        float[][] reference = straightRun(dir.resolve("straight-device"), true);
+        Path out = dir.resolve("stopped-device");
+        AtomicBoolean stop = new AtomicBoolean();
+        try (DistillRun di = DistillRun.open(small(out), false, TrainingListener.none())) {
+            di.useDeviceGuard(true);
+            assertTrue(di.run(new TrainingListener<StepMetrics>() {
+                @Override
+                public void onStep(StepMetrics m) {
+                    if (m.step() == 70) stop.set(true);
+                }
+            }, stop).stopped());
+        }
+        assertBitIdentical(reference, resumeToEnd(out, 70, true));
+        // and it trains as the host guard does, to rounding (only the last product of Adam's update differs)
+        float[][] host = straightRun(dir.resolve("straight-host"));
+        for (int i = 0; i < host.length; i++)
+            for (int j = 0; j < host[i].length; j++)
+                assertEquals(host[i][j], reference[i][j], 2e-3 * Math.max(1, Math.abs(host[i][j])), "output " + i + "[" + j + "]");
     }
 
     @Test
