@@ -139,6 +139,12 @@ final class DistillOptions {
     @Option(names = "--grad-clip", paramLabel = "N", description = "Clip each network's gradient norm to N; 0 = off (default: 0).")
     Double gradClip;
 
+    @Option(names = "--precision", paramLabel = "fp32|bf16",
+            description = "The networks' arithmetic in the step: fp32, or bf16 (autocast: matmuls and convolutions in bfloat16;"
+                    + " weights, gradients, losses and Adam's state stay float32). For GPUs with bfloat16 (Ampere or newer);"
+                    + " on a CPU without AVX512-BF16 it is slower than fp32. No fp16: it diverges here (default: fp32).")
+    String precision;
+
     @Option(names = "--on-nonfinite", paramLabel = "skip|stop",
             description = "A step with a NaN/Inf gradient (a teacher returning NaN/Inf, a diverging generator): skip its update, or stop the run (default: skip).")
     String onNonfinite;
@@ -259,6 +265,7 @@ final class DistillOptions {
         }
         if (gradClip != null) c.gradClip = gradClip;
         if (onNonfinite != null) c.onNonfinite = onNonfinite;
+        if (precision != null) c.precision = precision;
         if (maxNonfinite != null) c.maxNonfinite = maxNonfinite;
         if (emaHalflife != null) c.emaHalflife = emaHalflife;
         if (seed != null) c.seed = seed;

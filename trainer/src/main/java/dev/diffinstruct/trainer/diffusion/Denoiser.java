@@ -25,7 +25,7 @@ public final class Denoiser extends LabelledNet {
 
     /** D(x, sigma[, labels]); {@code labels} (one-hot [N, C]) must be given exactly when the denoiser is conditional. */
     public Tensor forward(Tensor x, Tensor sigma, Tensor labels) {
-        return call(module, classes, labels, x, sigma);
+        return run(labels, x, sigma);
     }
 
     /** D(x, sigma[, labels]) of a module that is conditional exactly when {@code labels} is given (samplers). */

@@ -22,7 +22,7 @@ public final class GeneratorNet extends LabelledNet {
 
     /** g(z[, labels]); {@code labels} (one-hot [N, C]) must be given exactly when the generator is conditional. */
     public Tensor forward(Tensor z, Tensor labels) {
-        return Denoiser.call(module, classes, labels, z);
+        return run(labels, z);
     }
 
     /**

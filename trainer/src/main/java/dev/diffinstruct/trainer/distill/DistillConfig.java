@@ -91,6 +91,12 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
     /** Max L2 norm of each network's gradient; 0: no clipping. */
     public double gradClip = 0;
     /**
+     * The networks' arithmetic in the step: "fp32", or "bf16" (autocast: matmuls and convolutions
+     * in bfloat16; parameters, gradients, losses and Adam's state stay float32). No fp16: without
+     * loss scaling its gradients underflow, and users of DMD2 report that it diverges.
+     */
+    public String precision = "fp32";
+    /**
      * A step whose gradient (of either network) is NaN or Inf, from a teacher that returns NaN/Inf or
      * a diverging generator: "skip" drops that update and goes on, "stop" ends the run at once.
      * Nothing non-finite is ever applied, so no checkpoint holds it.
@@ -177,6 +183,9 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
         require(Double.isFinite(pMean) && Math.abs(pMean) <= 20, "--p-mean must be a finite number in [-20, 20], got " + pMean);
         require(pStd > 0 && pStd <= 20, "--p-std must be in (0, 20], got " + pStd);
         require(gradClip >= 0 && Double.isFinite(gradClip), "--grad-clip must be >= 0 (0 = off), got " + gradClip);
+        require("fp32".equals(precision) || "bf16".equals(precision), "fp16".equals(precision)
+                ? "--precision fp16 is not offered: it diverges in this training (DMD2's users report it); use bf16"
+                : "--precision must be fp32 or bf16, got '" + precision + "'");
         require(emaHalflife >= 0 && Double.isFinite(emaHalflife), "--ema-halflife must be >= 0 (0 = off), got " + emaHalflife);
         // float32 networks: beyond ~1e4 the EDM preconditioning of the built-in denoiser overflows
         require(sigmaData > 0 && sigmaData <= 1e4, "--sigma-data must be in (0, 1e4], got " + sigmaData);

@@ -73,6 +73,11 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
         this.generatorTrains = UserGenerator.trains(cfg.genMode, generator);
         this.ema = new GeneratorNet(ema, cfg.classes);
         this.fake = new Denoiser(fake, cfg.classes);
+        if ("bf16".equals(cfg.precision)) { // the step's three networks; the EMA copy only samples, in float32
+            this.teacherStep.autocast(DType.BFLOAT16);
+            this.generator.autocast(DType.BFLOAT16);
+            this.fake.autocast(DType.BFLOAT16);
+        }
         this.latentShape = latentShape.clone();
         this.dataShape = dataShape.clone();
         this.step = new DiffInstruct(cfg, device, teacherStep, this.generator, ema, this.fake, latentShape, dataShape, world, streamSeeds);

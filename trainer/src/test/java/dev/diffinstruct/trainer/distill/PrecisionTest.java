@@ -1,0 +1,73 @@
+package dev.diffinstruct.trainer.distill;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.diffinstruct.torch.DType;
+import dev.diffinstruct.torch.Device;
+import dev.diffinstruct.torch.Scope;
+import dev.diffinstruct.torch.ScriptModule;
+import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.trainer.InvalidInputException;
+import dev.diffinstruct.trainer.run.CheckpointStore;
+import dev.diffinstruct.trainer.run.TrainingListener;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** --precision bf16: the step's networks run under autocast, and everything that is kept stays float32. */
+class PrecisionTest {
+    @TempDir
+    Path dir;
+
+    private float[][] run(String precision, Path out) {
+        DistillConfig c = ResumeTest.small(out);
+        c.steps = 40;
+        c.precision = precision;
+        try (DistillRun di = DistillRun.open(c, false, TrainingListener.none())) {
+            assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
+            return ResumeTest.fingerprint(di);
+        }
+    }
+
+    @Test
+    void bf16TrainsCloseToFp32AndKeepsFloat32State() throws Exception {
+        float[][] full = run("fp32", dir.resolve("fp32"));
+        Path out = dir.resolve("bf16");
+        float[][] reduced = run("bf16", out);
+        double maxDiff = 0, scale = 0;
+        for (int i = 0; i < full.length; i++)
+            for (int j = 0; j < full[i].length; j++) {
+                maxDiff = Math.max(maxDiff, Math.abs(full[i][j] - reduced[i][j]));
+                scale = Math.max(scale, Math.abs(full[i][j]));
+            }
+        assertFalse(Arrays.deepEquals(full, reduced), "bf16 computed exactly what fp32 did: autocast did not reach the networks");
+        // bfloat16 keeps 8 bits of mantissa (~0.4% per rounding); 40 steps of a small MLP stay within a few percent
+        assertTrue(maxDiff < 0.05 * Math.max(1, scale), "bf16 drifted from fp32 by " + maxDiff + " (outputs up to " + scale + ")");
+        for (float[] f : reduced) for (float v : f) assertTrue(Float.isFinite(v));
+
+        assertTrue(Files.readString(out.resolve("config.json")).contains("\"precision\": \"bf16\"")
+                || Files.readString(out.resolve("config.json")).contains("\"precision\":\"bf16\""));
+        CheckpointStore.Checkpoint c = CheckpointStore.read(new CheckpointStore(out.resolve("checkpoints")).list().getLast());
+        for (String part : new String[] {"generator.pt", "generator_ema.pt", "fake.pt"})
+            try (Scope s = Scope.open(); ScriptModule m = ScriptModule.load(c.part(part), Device.CPU)) {
+                for (Tensor p : m.parameters()) assertEquals(DType.FLOAT32, p.dtype(), part);
+            }
+    }
+
+    @Test
+    void fp16AndUnknownPrecisionsAreRefusedInOneLine() {
+        for (String p : new String[] {"fp16", "int8"}) {
+            DistillConfig c = ResumeTest.small(dir.resolve(p));
+            c.precision = p;
+            InvalidInputException e = assertThrows(InvalidInputException.class, c::validate);
+            assertEquals(1, e.getMessage().lines().count());
+            assertTrue(e.getMessage().contains("--precision"), e.getMessage());
+        }
+    }
+}
