@@ -16,8 +16,25 @@
 # JMH arguments, e.g. "-wi 2 -i 3"), MEMORY_STEPS (default 10000), BENCH_MODELS (prepared networks;
 # default bench/target/models, made on first use: bench/unet_small.py or models/export_unet.py
 # exports the UNet teacher, then PrepareModels builds generators and fake scores as `distill` does).
+# TORCH=pip: both sides on pip torch 2.13 (CPU): the venv of scripts/pip-torch.sh for Python, the
+# shim built on its LibTorch (LIBTORCH_USE_PYTORCH) in a copy of the tree, so that neither ./target
+# nor ~/.m2 end up on that LibTorch; the networks are prepared anew there.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GOAL=install
+if [ "${TORCH:-}" = pip ]; then
+  PYTHON=$("$ROOT/scripts/pip-torch.sh" cpu)
+  export PYTHON LIBTORCH_USE_PYTORCH=1
+  LIBTORCH=$("$PYTHON" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+  export LIBTORCH
+  COPY=$(mktemp -d "${TMPDIR:-/tmp}/diffinstruct-bench-pip.XXXXXX")
+  (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$COPY")
+  ROOT=$COPY
+  GOAL=package # the reactor's own jars: nothing built on this LibTorch reaches ~/.m2
+  unset BENCH_MODELS
+elif [ -n "${TORCH:-}" ]; then
+  echo "compare.sh: TORCH is pip or unset (the build's LibTorch), not '$TORCH'" >&2; exit 2
+fi
 cd "$ROOT"
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}   # as the diffinstruct launcher sets it
@@ -34,9 +51,11 @@ has() { local w; for w in "${WHAT[@]}"; do [ "$w" = "$1" ] && return 0; done; re
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load before: $(load); THREADS=$THREADS" >&2
+echo "python side: $("$PY" -c 'import torch; print("torch", torch.__version__)' 2>/dev/null)" >&2
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  (mvn -q -B ${MVN_ARGS:-} -DskipTests install -pl bench -am) >&2
+  (mvn -q -B ${MVN_ARGS:-} -DskipTests -Dpython="$PY" "$GOAL" -pl bench -am) >&2
 fi
+echo "java side: $("${JAVA[@]}" -cp "$JAR" dev.diffinstruct.bench.PrepareModels --version 2>/dev/null || echo "(libtorch of the build)")" >&2
 
 # ---- the prepared networks (same files for Java and Python)
 if has train || has sampling || has memory; then

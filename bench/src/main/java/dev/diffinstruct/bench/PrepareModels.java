@@ -14,6 +14,10 @@ import java.nio.file.Path;
  */
 public final class PrepareModels {
     public static void main(String[] args) throws Exception {
+        if (args.length == 1 && args[0].equals("--version")) { // which LibTorch the Java side maps (compare.sh prints it)
+            System.out.println("libtorch " + dev.diffinstruct.torch.Torch.version() + ", " + dev.diffinstruct.torch.LibTorchInfo.source() + ", BLAS " + dev.diffinstruct.torch.LibTorchInfo.blas());
+            return;
+        }
         String[] cases = args.length > 0 ? args : new String[] {"mixture", "unet"};
         for (String name : cases) {
             Path dir = BenchCases.root().resolve(name);
