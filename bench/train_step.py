@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--dir", required=True, help="prepared case: teacher.pt, generator.pt, fake.pt, config.json")
     ap.add_argument("--name", required=True, help="benchmark name to report")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]: networks, noise and RNG there (scripts/gpu-check.sh)")
     ap.add_argument("--jit-optimize", action="store_true")
     ap.add_argument("--warmup", type=float, default=10.0)
     ap.add_argument("--cpu-steps", type=int, default=0, help="instead: time this many steps by thread CPU time")
@@ -53,11 +54,13 @@ def main():
     train_mode = cfg["trainMode"]
     latent = [int(s) for s in cfg["latentShape"]]
     data = [int(s) for s in cfg["dataShape"]]
-    teacher = torch.jit.load(cfg["teacher"]).train(train_mode)
+    dev = torch.device(a.device)
+    cuda = dev.type == "cuda"
+    teacher = torch.jit.load(cfg["teacher"], map_location=dev).train(train_mode)
     for p in teacher.parameters():
         p.requires_grad_(False)
-    gen = torch.jit.load(cfg["generator"]).train()
-    fake = torch.jit.load(cfg["fake"]).train(train_mode)
+    gen = torch.jit.load(cfg["generator"], map_location=dev).train()
+    fake = torch.jit.load(cfg["fake"], map_location=dev).train(train_mode)
     for p in list(gen.parameters()) + list(fake.parameters()):
         p.requires_grad_(True)
     with torch.no_grad():  # as ScriptModule.trainableCopy: the copies are leaves
@@ -69,7 +72,7 @@ def main():
     opt_f = torch.optim.Adam(fake.parameters(), lr=cfg["lrF"], betas=betas)
     gen_params, fake_params = list(gen.parameters()), list(fake.parameters())
     ema_pairs = list(zip(ema.parameters(), gen.parameters()))
-    g = torch.Generator().manual_seed(1)
+    g = torch.Generator(device=dev).manual_seed(1)
     n, sd2 = cfg["batch"], cfg["sigmaData"] ** 2
     p_mean, p_std = cfg["pMean"], cfg["pStd"]
     grad_clip = cfg["gradClip"]
@@ -78,7 +81,7 @@ def main():
     skipped = [0]
 
     def sigmas():
-        return (torch.randn(n, generator=g) * p_std + p_mean).exp()
+        return (torch.randn(n, generator=g, device=dev) * p_std + p_mean).exp()
 
     def guarded_step(opt, params):
         # libtorch's clip_grad_norm_: per-tensor norms, their norm, rescale only if over the limit
@@ -101,9 +104,9 @@ def main():
         # 1. fake score: denoising score matching on detached generator samples
         for _ in range(cfg["fakeSteps"]):
             with torch.no_grad():
-                x = gen(torch.randn([n] + latent, generator=g))
+                x = gen(torch.randn([n] + latent, generator=g, device=dev))
             sigma = sigmas()
-            eps = torch.randn(x.shape, generator=g)
+            eps = torch.randn(x.shape, generator=g, device=dev)
             d = fake(x + eps * sigma.reshape(per_sample), sigma)
             s2 = sigma.square()
             w = ((s2 + sd2) / (s2 * sd2)).reshape(per_sample)
@@ -112,16 +115,17 @@ def main():
             loss_f.backward()
             guarded_step(opt_f, fake_params)
         # 2. generator: IKL gradient through the surrogate sum(grad_x * g(z)) / N
-        z = torch.randn([n] + latent, generator=g)
+        z = torch.randn([n] + latent, generator=g, device=dev)
         sigma = sigmas()
-        eps = torch.randn([n] + data, generator=g)
+        eps = torch.randn([n] + data, generator=g, device=dev)
         x = gen(z)
         xs = x.detach() + eps * sigma.reshape(per_sample)
         with torch.no_grad():
-            state = torch.get_rng_state() if train_mode else None
+            rng = torch.cuda if cuda else torch  # dropout draws from the default generator of the networks' device
+            state = rng.get_rng_state() if train_mode else None
             d_teacher = teacher(xs, sigma)
             if state is not None:
-                torch.set_rng_state(state)  # the fake sees the teacher's dropout masks
+                rng.set_rng_state(state)  # the fake sees the teacher's dropout masks
             d_fake = fake(xs, sigma)
         loss_g = ((d_fake - d_teacher) * x).sum() / n
         opt_g.zero_grad(set_to_none=True)
@@ -140,6 +144,8 @@ def main():
         while True:
             step()
             k += 1
+            if cuda:
+                torch.cuda.synchronize()  # the guard's host reads sync every step anyway; this closes the last one
             t = time.perf_counter() - t0
             if t >= seconds:
                 return t / k * 1e6

@@ -69,7 +69,13 @@ public final class BenchCases {
 
     /** A fresh trainer for case {@code name}, writing (nothing, unless asked) to a temporary folder. */
     public static DistillRun trainer(String name) {
+        return trainer(name, null);
+    }
+
+    /** A fresh trainer for case {@code name} on {@code device} (null: the case's own). */
+    public static DistillRun trainer(String name, String device) {
         DistillConfig cfg = config(name);
+        if (device != null) cfg.device = device;
         try {
             cfg.out = Files.createTempDirectory("bench-" + name).toString();
         } catch (IOException e) {
