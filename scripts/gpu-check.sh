@@ -76,7 +76,7 @@ run)
     export DIFFINSTRUCT_NATIVE="$OUT/shim/libdishim.so"
   fi
   LIBS="$TORCH_DIR/lib"
-  for d in "$TORCH_DIR"/../nvidia/*/lib "$TORCH_DIR"/../nvidia/cu*/lib; do [ -d "$d" ] && LIBS="$LIBS:$d"; done
+  for d in "$TORCH_DIR"/../nvidia/*/lib; do [ -d "$d" ] && LIBS="$LIBS:$d"; done
   export LD_LIBRARY_PATH="$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   BM="$OUT/models"
   cp -r "$DIR/models" "$BM"

@@ -72,13 +72,12 @@ void guarded_step(dt_adam_s &a, double max_norm) {
   }
 
   // the norm as torch::nn::utils::clip_grad_norm_ (and dt_module_grad_norm_) computes it
-  std::vector<at::Tensor> norms;
-  for (size_t i : live) norms.push_back(params[i].grad().norm(2));
-  at::Tensor total = norms.size() == 1 ? norms[0] : at::stack(norms).norm(2);
+  std::vector<at::Tensor> grads;
+  for (size_t i : live) grads.push_back(params[i].grad());
+  at::Tensor total = grad_norm(grads);
   at::Tensor ok = at::isfinite(total);
-  at::Tensor zero = at::zeros({}, total.options());
-  at::Tensor coef = std::isfinite(max_norm) ? at::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0) : at::ones({}, total.options());
-  coef = at::where(ok, coef, zero);  // a skipped step's gradients become zeros (NaN * 0 is NaN: nan_to_num below)
+  at::Tensor coef = std::isfinite(max_norm) ? clip_coef(total, max_norm) : at::ones({}, total.options());
+  coef = at::where(ok, coef, at::zeros({}, total.options()));  // a skipped step's gradients become zeros (NaN * 0 is NaN: nan_to_num below)
 
   g.applied.add_(ok);
   g.skipped.add_(at::logical_not(ok));

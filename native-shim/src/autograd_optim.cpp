@@ -156,16 +156,15 @@ int dt_module_ema_(dt_module avg, dt_module cur, double beta) {
         return 0;)
 }
 int dt_module_grad_norm_(dt_module m, double max_norm, double *total_norm) {
-  GUARD(-1, require_out(total_norm, "norm"); std::vector<at::Tensor> norms, grads;
+  GUARD(-1, require_out(total_norm, "norm"); std::vector<at::Tensor> grads;
         for (const auto &p : M(m).parameters()) {
           const at::Tensor &g = p.grad();
-          if (g.defined()) { grads.push_back(g); norms.push_back(g.norm(2)); }
+          if (g.defined()) grads.push_back(g);
         }
-        if (norms.empty()) { *total_norm = 0; return 0; }
-        // the same arithmetic as torch::nn::utils::clip_grad_norm_ (norm_type 2)
-        at::Tensor total = norms.size() == 1 ? norms[0] : at::stack(norms).norm(2);
+        if (grads.empty()) { *total_norm = 0; return 0; }
+        at::Tensor total = grad_norm(grads);  // the same arithmetic as torch::nn::utils::clip_grad_norm_ (norm_type 2)
         if (std::isfinite(max_norm)) {
-          at::Tensor coef = at::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+          at::Tensor coef = clip_coef(total, max_norm);
           for (auto &g : grads) g.mul_(coef);
         }
         *total_norm = total.item<double>(); return 0;)

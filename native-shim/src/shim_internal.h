@@ -159,6 +159,19 @@ typename Map::iterator find_state(Map &state, const at::Tensor &p) {
   return state.find(state_key(state, p.unsafeGetTensorImpl()));
 }
 
+// The L2 norm of `grads` (not empty) as torch::nn::utils::clip_grad_norm_ computes it: per-tensor
+// norms, then their norm; and its factor for max_norm (finite), at most 1. Shared by
+// dt_module_grad_norm_ and the guarded Adam step, so that both guards see the same norm.
+inline at::Tensor grad_norm(const std::vector<at::Tensor> &grads) {
+  std::vector<at::Tensor> norms;
+  norms.reserve(grads.size());
+  for (const auto &g : grads) norms.push_back(g.norm(2));
+  return norms.size() == 1 ? norms[0] : at::stack(norms).norm(2);
+}
+inline at::Tensor clip_coef(const at::Tensor &total, double max_norm) {
+  return at::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+}
+
 // Writes the guarded step's device step counts back into the optimiser's states (a host sync;
 // nothing when no guarded step ran since): before an unguarded step, a save or a load.
 void adam_guard_flush(dt_adam_s &a);

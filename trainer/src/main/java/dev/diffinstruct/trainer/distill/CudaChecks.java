@@ -51,35 +51,46 @@ public final class CudaChecks {
         DistillConfig cfg = mixture(dir.resolve("ikl"), Device.CPU);
         double worst = 0, scale = 0;
         try (Scope s = Scope.open(); Networks cpu = Networks.resolve(cfg); Generator g = new Generator(3)) {
-            List<float[]> grads = new ArrayList<>();
             long n = 256;
             Tensor z = Tensor.randn(g, n, cfg.latentShape[0]), sigma = cfg.sampler().sample(g, n), eps = Tensor.randn(g, n, 2);
-            for (Device d : new Device[] {Device.CPU, cuda}) {
-                try (ScriptModule gen = ScriptModule.load(cpu.generator().toBytes(), d).requiresGrad(true);
-                     ScriptModule teacher = ScriptModule.load(cpu.teacher().toBytes(), d);
-                     ScriptModule fake = ScriptModule.load(cpu.fake().toBytes(), d)) {
-                    for (ScriptModule m : new ScriptModule[] {gen, teacher, fake}) m.train(false);
-                    GeneratorNet gn = new GeneratorNet(gen, 0);
-                    Tensor loss = DiffInstruct.generatorLoss(gn, new Denoiser(teacher, 0), new Denoiser(fake, 0), GeneratorObjective.of(cfg),
-                            false, z.to(d), sigma.to(d), eps.to(d), null);
-                    loss.backward();
-                    for (Tensor p : gen.parameters()) grads.add(p.grad().to(Device.CPU).toFloatArray());
+            List<float[]> a = generatorGradient(cpu, cfg, Device.CPU, false, z, sigma, eps);
+            List<float[]> b = generatorGradient(cpu, cfg, cuda, false, z, sigma, eps);
+            for (int i = 0; i < a.size(); i++)
+                for (int j = 0; j < a.get(i).length; j++) {
+                    worst = Math.max(worst, Math.abs(a.get(i)[j] - b.get(i)[j]));
+                    scale = Math.max(scale, Math.abs(a.get(i)[j]));
                 }
-            }
-            int half = grads.size() / 2;
-            for (int i = 0; i < half; i++) {
-                float[] a = grads.get(i), b = grads.get(half + i);
-                for (int j = 0; j < a.length; j++) {
-                    worst = Math.max(worst, Math.abs(a[j] - b[j]));
-                    scale = Math.max(scale, Math.abs(a[j]));
-                }
-            }
         }
         double rel = worst / Math.max(scale, 1e-30);
         return new Check("IKL gradient CUDA vs CPU", rel <= tolerance, String.format("max |diff| / max |grad| = %.2e (tolerance %.0e)", rel, tolerance));
     }
 
-    /** Outputs of the run's generator, EMA and fake score on fixed inputs (as ResumeTest's fingerprint). */
+    /**
+     * The generator's gradient of one IKL step, per parameter, for copies of {@code nets} on
+     * {@code device} in eval mode (no dropout to draw), under bf16 autocast when {@code bf16}.
+     */
+    private static List<float[]> generatorGradient(Networks nets, DistillConfig cfg, Device device, boolean bf16,
+                                                   Tensor z, Tensor sigma, Tensor eps) {
+        List<float[]> grads = new ArrayList<>();
+        try (Scope s = Scope.open(); ScriptModule gen = ScriptModule.load(nets.generator().toBytes(), device).requiresGrad(true);
+             ScriptModule teacher = ScriptModule.load(nets.teacher().toBytes(), device);
+             ScriptModule fake = ScriptModule.load(nets.fake().toBytes(), device)) {
+            for (ScriptModule m : new ScriptModule[] {gen, teacher, fake}) m.train(false);
+            GeneratorNet gn = new GeneratorNet(gen, 0);
+            Denoiser dt = new Denoiser(teacher, 0), df = new Denoiser(fake, 0);
+            if (bf16) {
+                gn.autocast(DType.BFLOAT16);
+                dt.autocast(DType.BFLOAT16);
+                df.autocast(DType.BFLOAT16);
+            }
+            DiffInstruct.generatorLoss(gn, dt, df, GeneratorObjective.of(cfg), false, z.to(device), sigma.to(device), eps.to(device), null)
+                    .backward();
+            for (Tensor p : gen.parameters()) grads.add(p.grad().to(Device.CPU).toFloatArray());
+        }
+        return grads;
+    }
+
+    /** Outputs of the run's generator, EMA and fake score on fixed inputs, on the CPU (ResumeTest compares them too). */
     static float[][] fingerprint(DistillRun di, Device device) {
         try (Scope s = Scope.open(); Generator g = new Generator(99, device)) {
             float[] gen = di.sample(g, 256, false).to(Device.CPU).toFloatArray();
@@ -167,33 +178,15 @@ public final class CudaChecks {
         double[] dot = new double[3]; // <a,b>, |a|^2, |b|^2
         try (Scope s = Scope.open(); Networks cpu = Networks.resolve(cfg); Generator g = new Generator(4)) {
             long n = 256;
-            Tensor z = Tensor.randn(g, n, cfg.latentShape[0]).to(cuda), sigma = cfg.sampler().sample(g, n).to(cuda);
-            Tensor eps = Tensor.randn(g, n, 2).to(cuda);
-            List<float[]> grads = new ArrayList<>();
-            for (boolean reduced : new boolean[] {false, true}) {
-                try (ScriptModule gen = ScriptModule.load(cpu.generator().toBytes(), cuda).requiresGrad(true);
-                     ScriptModule teacher = ScriptModule.load(cpu.teacher().toBytes(), cuda);
-                     ScriptModule fake = ScriptModule.load(cpu.fake().toBytes(), cuda)) {
-                    GeneratorNet gn = new GeneratorNet(gen, 0);
-                    Denoiser dt = new Denoiser(teacher, 0), df = new Denoiser(fake, 0);
-                    if (reduced) {
-                        gn.autocast(DType.BFLOAT16);
-                        dt.autocast(DType.BFLOAT16);
-                        df.autocast(DType.BFLOAT16);
-                    }
-                    DiffInstruct.generatorLoss(gn, dt, df, GeneratorObjective.of(cfg), false, z, sigma, eps, null).backward();
-                    for (Tensor p : gen.parameters()) grads.add(p.grad().to(Device.CPU).toFloatArray());
+            Tensor z = Tensor.randn(g, n, cfg.latentShape[0]), sigma = cfg.sampler().sample(g, n), eps = Tensor.randn(g, n, 2);
+            List<float[]> a = generatorGradient(cpu, cfg, cuda, false, z, sigma, eps);
+            List<float[]> b = generatorGradient(cpu, cfg, cuda, true, z, sigma, eps);
+            for (int i = 0; i < a.size(); i++)
+                for (int j = 0; j < a.get(i).length; j++) {
+                    dot[0] += (double) a.get(i)[j] * b.get(i)[j];
+                    dot[1] += (double) a.get(i)[j] * a.get(i)[j];
+                    dot[2] += (double) b.get(i)[j] * b.get(i)[j];
                 }
-            }
-            int half = grads.size() / 2;
-            for (int i = 0; i < half; i++) {
-                float[] a = grads.get(i), b = grads.get(half + i);
-                for (int j = 0; j < a.length; j++) {
-                    dot[0] += (double) a[j] * b[j];
-                    dot[1] += (double) a[j] * a[j];
-                    dot[2] += (double) b[j] * b[j];
-                }
-            }
         }
         double cosine = dot[0] / Math.sqrt(dot[1] * dot[2]);
         DistillConfig c = mixture(dir.resolve("bf16"), cuda);

@@ -134,10 +134,7 @@ public final class DiffInstruct implements AutoCloseable {
                 gradNormF = guardedStep(optF, fake.module(), "fake score", listener);
             }
             if (step <= cfg.warmupFake) {
-                if (logging && deviceGuard) { // the generator has not stepped yet
-                    gradNormF = readDeviceGuard(optF, "fake score", listener);
-                    guardReadAt = step;
-                }
+                if (logging && deviceGuard) gradNormF = readDeviceGuards()[0];
                 return logging ? metrics(null, lossF, Double.NaN, gradNormF, null) : null;
             }
 
@@ -155,9 +152,9 @@ public final class DiffInstruct implements AutoCloseable {
             // 3. Exponential moving average of the generator's weights.
             ema.emaUpdateFrom(generator.module(), emaBeta);
             if (logging && deviceGuard) {
-                gradNormF = readDeviceGuard(optF, "fake score", listener);
-                gradNormG = readDeviceGuard(optG, "generator", listener);
-                guardReadAt = step;
+                double[] norms = readDeviceGuards();
+                gradNormF = norms[0];
+                gradNormG = norms[1];
             }
             return logging ? metrics(lossG, lossF, gradNormG, gradNormF, sigma) : null;
         }
@@ -239,7 +236,7 @@ public final class DiffInstruct implements AutoCloseable {
         world.averageGradients(net); // every rank then has the same gradient, norm and verdict below
         if (deviceGuard) {
             opt.guardedStep(cfg.gradClip > 0 ? cfg.gradClip : Double.POSITIVE_INFINITY);
-            return Double.NaN; // known on logging steps: readDeviceGuard
+            return Double.NaN; // known on logging steps: readDeviceGuards
         }
         double norm = net.clipGradNorm(cfg.gradClip > 0 ? cfg.gradClip : Double.POSITIVE_INFINITY);
         if (!Double.isFinite(norm)) {
@@ -267,10 +264,17 @@ public final class DiffInstruct implements AutoCloseable {
     }
 
     /**
-     * Reads the device guard of {@code opt} (one host sync): reports the updates it skipped since
-     * the last read, stops the run as the policy asks, and returns the last gradient norm.
+     * Reads both networks' device guards (a host sync each, none for an optimiser that has not
+     * stepped): reports the updates skipped since the last read through the last step's listener,
+     * stops the run as the policy asks, and returns the last gradient norms {fake score, generator}.
      */
-    private double readDeviceGuard(Adam opt, String name, TrainingListener<StepMetrics> listener) {
+    private double[] readDeviceGuards() {
+        double[] norms = {readDeviceGuard(optF, "fake score"), readDeviceGuard(optG, "generator")};
+        guardReadAt = step;
+        return norms;
+    }
+
+    private double readDeviceGuard(Adam opt, String name) {
         Adam.GuardCounts c = opt.guardCounts();
         long fresh = c.skipped() - reportedSkips.getOrDefault(name, 0L);
         if (fresh > 0) {
@@ -289,11 +293,7 @@ public final class DiffInstruct implements AutoCloseable {
      * be exact), reporting through the last step's listener and stopping as the policy asks.
      */
     long skipped() {
-        if (deviceGuard && guardReadAt < step) {
-            readDeviceGuard(optF, "fake score", listener);
-            readDeviceGuard(optG, "generator", listener);
-            guardReadAt = step;
-        }
+        if (deviceGuard && guardReadAt < step) readDeviceGuards();
         return skipped;
     }
 

@@ -51,8 +51,8 @@ class PrecisionTest {
         assertTrue(maxDiff < 0.05 * Math.max(1, scale), "bf16 drifted from fp32 by " + maxDiff + " (outputs up to " + scale + ")");
         for (float[] f : reduced) for (float v : f) assertTrue(Float.isFinite(v));
 
-        assertTrue(Files.readString(out.resolve("config.json")).contains("\"precision\": \"bf16\"")
-                || Files.readString(out.resolve("config.json")).contains("\"precision\":\"bf16\""));
+        assertEquals("bf16", com.google.gson.JsonParser.parseString(Files.readString(out.resolve("config.json")))
+                .getAsJsonObject().get("precision").getAsString());
         CheckpointStore.Checkpoint c = CheckpointStore.read(new CheckpointStore(out.resolve("checkpoints")).list().getLast());
         for (String part : new String[] {"generator.pt", "generator_ema.pt", "fake.pt"})
             try (Scope s = Scope.open(); ScriptModule m = ScriptModule.load(c.part(part), Device.CPU)) {

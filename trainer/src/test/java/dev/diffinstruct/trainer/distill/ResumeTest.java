@@ -60,16 +60,7 @@ class ResumeTest {
 
     /** Generator, EMA and fake-score outputs on fixed inputs, as raw floats. */
     static float[][] fingerprint(DistillRun di) {
-        try (Scope s = Scope.open(); Generator g = new Generator(99)) {
-            float[] gen = di.sample(g, 256, false).toFloatArray();
-            float[] ema = di.sample(g, 256, true).toFloatArray();
-            Tensor x = Tensor.randn(g, 256, 2);
-            float[] fake;
-            try (var ng = dev.diffinstruct.torch.Torch.noGrad()) {
-                fake = di.fakeScore().forward(x, Tensor.full(0.7, 256)).toFloatArray();
-            }
-            return new float[][] {gen, ema, fake};
-        }
+        return CudaChecks.fingerprint(di, dev.diffinstruct.torch.Device.CPU);
     }
 
     static float[][] straightRun(Path out) {
