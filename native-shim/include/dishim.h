@@ -138,6 +138,11 @@ int dt_is_grad_enabled(void);
  * profiling runs and later ones use an optimised graph whose results differ in the last bits, so a
  * module reloaded from a checkpoint would not continue bit-exactly. Returns the previous setting. */
 int dt_set_graph_executor_optimize(int on);
+/* TensorFloat-32 on CUDA GPUs of the Ampere generation or newer, process-wide: float32 matmuls
+ * (cuBLAS, bit 0 of bits) and convolutions (cuDNN, bit 1) multiply with 10-bit mantissas: several
+ * times faster, no longer float32-exact. Flags only: no effect on a CPU. Returns the previous bits. */
+int dt_set_tf32(int bits);
+int dt_get_tf32(void);
 /* Checks that a device string names a device this libtorch can use. */
 int dt_check_device(const char *device);
 /* Number of live handles of each kind, to find leaks: out[0]=tensors, [1]=modules,

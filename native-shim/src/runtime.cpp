@@ -1,5 +1,5 @@
 // The process-level part of dishim.h: the thread-local last error, malloc'd buffers, libtorch's
-// version and build, threads, grad mode, the graph executor and the live-handle counts.
+// version and build, threads, grad mode, the graph executor, TF32 and the live-handle counts.
 //
 // Every entry point that can throw is wrapped in GUARD (shim_internal.h): exceptions become a
 // thread-local message and a failure return value, because an exception unwinding into the JVM's
@@ -66,6 +66,17 @@ int dt_is_grad_enabled(void) { GUARD(-1, return at::GradMode::is_enabled() ? 1 :
 int dt_set_graph_executor_optimize(int on) {
   GUARD(-1, bool prev = torch::jit::getGraphExecutorOptimize(); want_graph_optimize = on != 0;
         settings_generation++; torch::jit::setGraphExecutorOptimize(on != 0); return prev ? 1 : 0;)
+}
+// The legacy setters exist from 1.13 to 2.14; 2.9's per-backend API (setFloat32Precision) is not
+// mixed in, since 2.x warns when the two are used together.
+int dt_get_tf32(void) {
+  GUARD(-1, auto &c = at::globalContext();
+        return (c.allowTF32CuBLAS() ? 1 : 0) | (c.allowTF32CuDNN() ? 2 : 0);)
+}
+int dt_set_tf32(int bits) {
+  GUARD(-1, if (bits < 0 || bits > 3) fail("TF32 bits must be 0..3, got " + std::to_string(bits));
+        int prev = dt_get_tf32(); auto &c = at::globalContext();
+        c.setAllowTF32CuBLAS((bits & 1) != 0); c.setAllowTF32CuDNN((bits & 2) != 0); return prev;)
 }
 int dt_check_device(const char *device) { GUARD(-1, device_of(device); return 0;) }
 int dt_live_handles(int64_t *out4) {

@@ -233,6 +233,27 @@ public final class Torch {
         return Native.check(Dishim.dt_set_graph_executor_optimize(on ? 1 : 0), "set_graph_executor_optimize") == 1;
     }
 
+    /**
+     * TensorFloat-32 for float32 matmuls (cuBLAS) and convolutions (cuDNN) on CUDA GPUs of the
+     * Ampere generation or newer, for the whole process: products with 10-bit mantissas, several
+     * times faster and no longer float32-exact. LibTorch's defaults are off for matmuls and on for
+     * convolutions; a distillation sets both from {@code --tf32} (off unless asked: EDM's
+     * training code turns both off). Flags only: nothing changes on a CPU.
+     */
+    public static void setTf32(boolean matmul, boolean convolutions) {
+        Native.check(Dishim.dt_set_tf32((matmul ? 1 : 0) | (convolutions ? 2 : 0)), "set_tf32");
+    }
+
+    /** Whether float32 matmuls use TF32 on CUDA ({@link #setTf32}). */
+    public static boolean tf32Matmul() {
+        return (Native.check(Dishim.dt_get_tf32(), "get_tf32") & 1) != 0;
+    }
+
+    /** Whether float32 convolutions use TF32 on CUDA ({@link #setTf32}). */
+    public static boolean tf32Convolutions() {
+        return (Native.check(Dishim.dt_get_tf32(), "get_tf32") & 2) != 0;
+    }
+
     /** Live native handles {tensors, modules, optimizers, generators}: for leak checks. */
     public static long[] liveHandles() {
         try (Arena a = Arena.ofConfined()) {

@@ -112,4 +112,23 @@ class TrainingHelpersTest {
             pool.shutdownNow();
         }
     }
+
+    @Test
+    void tf32FlagsAreProcessWideAndReadBack() throws Exception {
+        boolean mm = Torch.tf32Matmul(), conv = Torch.tf32Convolutions();
+        var pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            Torch.setTf32(true, false);
+            assertTrue(Torch.tf32Matmul());
+            assertFalse(Torch.tf32Convolutions());
+            // libtorch's global context, unlike grad mode: another thread sees the same flags
+            assertTrue(pool.submit(Torch::tf32Matmul).get());
+            Torch.setTf32(false, true);
+            assertFalse(pool.submit(Torch::tf32Matmul).get());
+            assertTrue(pool.submit(Torch::tf32Convolutions).get());
+        } finally {
+            Torch.setTf32(mm, conv);
+            pool.shutdownNow();
+        }
+    }
 }

@@ -145,6 +145,12 @@ final class DistillOptions {
                     + " on a CPU without AVX512-BF16 it is slower than fp32. No fp16: it diverges here (default: fp32).")
     String precision;
 
+    @Option(names = "--tf32", negatable = true,
+            description = "TensorFloat-32 for float32 matmuls and convolutions on CUDA GPUs of the Ampere generation or newer:"
+                    + " several times faster, products with 10-bit mantissas; no effect on a CPU. May change on --resume"
+                    + " (default: off, as in EDM's training code).")
+    Boolean tf32;
+
     @Option(names = "--on-nonfinite", paramLabel = "skip|stop",
             description = "A step with a NaN/Inf gradient (a teacher returning NaN/Inf, a diverging generator): skip its update, or stop the run (default: skip).")
     String onNonfinite;
@@ -266,6 +272,7 @@ final class DistillOptions {
         if (gradClip != null) c.gradClip = gradClip;
         if (onNonfinite != null) c.onNonfinite = onNonfinite;
         if (precision != null) c.precision = precision;
+        if (tf32 != null) c.tf32 = tf32;
         if (maxNonfinite != null) c.maxNonfinite = maxNonfinite;
         if (emaHalflife != null) c.emaHalflife = emaHalflife;
         if (seed != null) c.seed = seed;

@@ -1,6 +1,7 @@
 package dev.diffinstruct.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -45,7 +46,8 @@ class ConfigRoundTripTest {
         // options away from their defaults, the betas pair and --no-dropout among them
         roundTrip("distill", dir.resolve("d1"), dir.resolve("d2"), "--steps", "12", "--warmup-fake", "4", "--batch", "32",
                 "--lr-g", "3e-4", "--betas", "0.1,0.99", "--sigma-sampler", "karras", "--rho", "5", "--no-dropout",
-                "--objective", "sid", "--ckpt-every", "6", "--log-every", "3", "--seed", "9", "-q");
+                "--objective", "sid", "--ckpt-every", "6", "--log-every", "3", "--seed", "9", "--tf32", "-q");
+        assertTrue(config(dir.resolve("d1")).get("tf32").getAsBoolean(), "--tf32 did not reach config.json");
         roundTrip("refine", dir.resolve("r1"), dir.resolve("r2"), "--generator", dir.resolve("d1/generator.pt").toString(),
                 "--steps", "6", "--warmup-fake", "2", "--batch", "32", "-q");
     }

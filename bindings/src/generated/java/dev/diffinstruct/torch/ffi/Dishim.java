@@ -1663,6 +1663,124 @@ public class Dishim extends Dishim$shared {
         }
     }
 
+    private static class dt_set_tf32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_set_tf32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_set_tf32(int bits)
+     * }
+     */
+    public static FunctionDescriptor dt_set_tf32$descriptor() {
+        return dt_set_tf32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_set_tf32(int bits)
+     * }
+     */
+    public static MethodHandle dt_set_tf32$handle() {
+        return dt_set_tf32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_set_tf32(int bits)
+     * }
+     */
+    public static MemorySegment dt_set_tf32$address() {
+        return dt_set_tf32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_set_tf32(int bits)
+     * }
+     */
+    public static int dt_set_tf32(int bits) {
+        var mh$ = dt_set_tf32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_set_tf32", bits);
+            }
+            return (int)mh$.invokeExact(bits);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dt_get_tf32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_get_tf32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_get_tf32()
+     * }
+     */
+    public static FunctionDescriptor dt_get_tf32$descriptor() {
+        return dt_get_tf32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_get_tf32()
+     * }
+     */
+    public static MethodHandle dt_get_tf32$handle() {
+        return dt_get_tf32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_get_tf32()
+     * }
+     */
+    public static MemorySegment dt_get_tf32$address() {
+        return dt_get_tf32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_get_tf32()
+     * }
+     */
+    public static int dt_get_tf32() {
+        var mh$ = dt_get_tf32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_get_tf32");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class dt_check_device {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Dishim.C_INT,

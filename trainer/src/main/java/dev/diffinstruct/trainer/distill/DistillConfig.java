@@ -97,6 +97,12 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
      */
     public String precision = "fp32";
     /**
+     * TensorFloat-32 for the float32 matmuls and convolutions on CUDA (Ampere or newer): faster,
+     * 10-bit mantissa products. Off by default, as in EDM's and Diff-Instruct's training code (and
+     * the CUDA checks' 1e-5 agreement with the CPU needs it off); no effect on a CPU.
+     */
+    public boolean tf32 = false;
+    /**
      * A step whose gradient (of either network) is NaN or Inf, from a teacher that returns NaN/Inf or
      * a diverging generator: "skip" drops that update and goes on, "stop" ends the run at once.
      * Nothing non-finite is ever applied, so no checkpoint holds it.

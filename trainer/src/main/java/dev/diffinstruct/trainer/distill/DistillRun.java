@@ -37,7 +37,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, AutoCloseable {
     private static final Gson GSON = new Gson();
-    /** Options a resumed run takes from the request besides the loop's; the learning rates too when given explicitly. */
+    /** Options a resumed run takes from the request besides the loop's; the learning rates and TF32 too when given explicitly. */
     private static final Set<String> RESUMABLE = Set.of("onNonfinite", "maxNonfinite");
     private static final String[] PARTS = {"generator.pt", "generator_ema.pt", "fake.pt", "adam_generator.bin", "adam_fake.bin",
             "rng.bin", "torch_rng.bin"};
@@ -73,6 +73,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
         this.generatorTrains = UserGenerator.trains(cfg.genMode, generator);
         this.ema = new GeneratorNet(ema, cfg.classes);
         this.fake = new Denoiser(fake, cfg.classes);
+        Torch.setTf32(cfg.tf32, cfg.tf32); // process-wide: set both ways, so that the run before this one does not decide
         if ("bf16".equals(cfg.precision)) { // the step's three networks; the EMA copy only samples, in float32
             this.teacherStep.autocast(DType.BFLOAT16);
             this.generator.autocast(DType.BFLOAT16);
@@ -130,7 +131,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
     /**
      * Continues the run in {@code requested.out} from its newest readable checkpoint, with the
      * checkpoint's configuration except for what a resumed run may change (steps, logging and
-     * checkpoint intervals, the non-finite policy, and learning rates given explicitly: the RNG
+     * checkpoint intervals, the non-finite policy, and TF32 and learning rates given explicitly: the RNG
      * states tie a run to its device); other differences are reported. The teacher is loaded again
      * from the checkpoint's configuration. Empty if there is no checkpoint.
      */
@@ -150,7 +151,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
                                      World world) {
         DistillConfig saved = DistillConfig.fromJson(RunFolder.text(c.part("config.json")));
         Set<String> changeable = new java.util.HashSet<>(RESUMABLE);
-        for (String lr : new String[] {"lrG", "lrF"}) if (requested.gave(lr)) changeable.add(lr);
+        for (String f : new String[] {"lrG", "lrF", "tf32"}) if (requested.gave(f)) changeable.add(f);
         DistillConfig cfg = saved.resumedAs(requested, changeable, listener::onMessage);
         if (requested.gave("lrG") && requested.lrG != saved.lrG) {
             listener.onMessage("resuming: generator learning rate " + saved.lrG + " -> " + requested.lrG);
@@ -160,6 +161,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
             listener.onMessage("resuming: fake-score learning rate " + saved.lrF + " -> " + requested.lrF);
             cfg.lrF = requested.lrF;
         }
+        if (requested.gave("tf32")) cfg.tf32 = requested.tf32;
         cfg.onNonfinite = requested.onNonfinite;
         cfg.maxNonfinite = requested.maxNonfinite;
         cfg.validate();

@@ -10,12 +10,16 @@ import dev.diffinstruct.torch.Device;
 import dev.diffinstruct.torch.Scope;
 import dev.diffinstruct.torch.ScriptModule;
 import dev.diffinstruct.torch.Tensor;
+import dev.diffinstruct.torch.Torch;
 import dev.diffinstruct.trainer.InvalidInputException;
 import dev.diffinstruct.trainer.run.CheckpointStore;
 import dev.diffinstruct.trainer.run.TrainingListener;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -69,5 +73,38 @@ class PrecisionTest {
             assertEquals(1, e.getMessage().lines().count());
             assertTrue(e.getMessage().contains("--precision"), e.getMessage());
         }
+    }
+
+    @Test
+    void tf32IsTheRunsSettingChangesNothingOnTheCpuAndMayChangeOnResume() {
+        Path out = dir.resolve("tf32");
+        DistillConfig on = ResumeTest.small(out);
+        on.steps = 30;
+        on.tf32 = true;
+        float[][] withTf32;
+        try (DistillRun di = DistillRun.open(on, false, TrainingListener.none())) {
+            assertTrue(Torch.tf32Matmul() && Torch.tf32Convolutions(), "the run did not turn TF32 on");
+            assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
+            withTf32 = ResumeTest.fingerprint(di);
+        }
+        DistillConfig off = ResumeTest.small(dir.resolve("no-tf32"));
+        off.steps = 30;
+        try (DistillRun di = DistillRun.open(off, false, TrainingListener.none())) {
+            assertFalse(Torch.tf32Matmul() || Torch.tf32Convolutions(), "the previous run's TF32 outlived it");
+            assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
+            // TF32 is a flag for cuBLAS and cuDNN: the CPU's arithmetic must not move by a bit
+            assertTrue(Arrays.deepEquals(withTf32, ResumeTest.fingerprint(di)), "TF32 changed the CPU's results");
+        }
+        // a resume may turn it off (a speed/precision switch, not state), and says nothing about it
+        List<String> messages = new ArrayList<>();
+        DistillConfig resumed = ResumeTest.small(out);
+        resumed.steps = 40;
+        resumed.tf32 = false;
+        resumed.given = Set.of("tf32", "steps");
+        try (DistillRun di = DistillRun.open(resumed, true, ResumeTest.collecting(messages))) {
+            assertFalse(di.config().tf32);
+            assertFalse(Torch.tf32Matmul());
+        }
+        assertTrue(messages.stream().noneMatch(m -> m.contains("tf32")), messages.toString());
     }
 }
