@@ -221,6 +221,33 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
      * A config.json or checkpoint configuration. Before --objective existed, DMD and SiD were
      * values of "weighting"; such files read as that objective with the IKL weighting left at sigma2.
      */
+    /** Options a resumed run takes from the request besides the loop's; the learning rates and TF32 too when given explicitly. */
+    private static final Set<String> RESUMABLE = Set.of("onNonfinite", "maxNonfinite");
+
+    /**
+     * This (a checkpoint's) configuration as a resume that asks for {@code requested} continues
+     * it: the loop's bookkeeping and the non-finite policy from the request, the learning rates
+     * and TF32 too where the user gave them (a rate change is reported), everything else the
+     * checkpoint's (differences the user asked for are reported).
+     */
+    DistillConfig resumedAs(DistillConfig requested, java.util.function.Consumer<String> report) {
+        Set<String> changeable = new java.util.HashSet<>(RESUMABLE);
+        for (String f : new String[] {"lrG", "lrF", "tf32"}) if (requested.gave(f)) changeable.add(f);
+        DistillConfig cfg = resumedAs(requested, changeable, report);
+        if (requested.gave("lrG") && requested.lrG != lrG) {
+            report.accept("resuming: generator learning rate " + lrG + " -> " + requested.lrG);
+            cfg.lrG = requested.lrG;
+        }
+        if (requested.gave("lrF") && requested.lrF != lrF) {
+            report.accept("resuming: fake-score learning rate " + lrF + " -> " + requested.lrF);
+            cfg.lrF = requested.lrF;
+        }
+        if (requested.gave("tf32")) cfg.tf32 = requested.tf32;
+        cfg.onNonfinite = requested.onNonfinite;
+        cfg.maxNonfinite = requested.maxNonfinite;
+        return cfg;
+    }
+
     public static DistillConfig fromJson(String json) {
         JsonElement tree = JsonParser.parseString(json);
         if (tree.isJsonObject()) {

@@ -25,7 +25,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -37,8 +36,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, AutoCloseable {
     private static final Gson GSON = new Gson();
-    /** Options a resumed run takes from the request besides the loop's; the learning rates and TF32 too when given explicitly. */
-    private static final Set<String> RESUMABLE = Set.of("onNonfinite", "maxNonfinite");
     private static final String[] PARTS = {"generator.pt", "generator_ema.pt", "fake.pt", "adam_generator.bin", "adam_fake.bin",
             "rng.bin", "torch_rng.bin"};
 
@@ -149,21 +146,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
 
     private static DistillRun resume(CheckpointStore.Checkpoint c, DistillConfig requested, TrainingListener<StepMetrics> listener,
                                      World world) {
-        DistillConfig saved = DistillConfig.fromJson(RunFolder.text(c.part("config.json")));
-        Set<String> changeable = new java.util.HashSet<>(RESUMABLE);
-        for (String f : new String[] {"lrG", "lrF", "tf32"}) if (requested.gave(f)) changeable.add(f);
-        DistillConfig cfg = saved.resumedAs(requested, changeable, listener::onMessage);
-        if (requested.gave("lrG") && requested.lrG != saved.lrG) {
-            listener.onMessage("resuming: generator learning rate " + saved.lrG + " -> " + requested.lrG);
-            cfg.lrG = requested.lrG;
-        }
-        if (requested.gave("lrF") && requested.lrF != saved.lrF) {
-            listener.onMessage("resuming: fake-score learning rate " + saved.lrF + " -> " + requested.lrF);
-            cfg.lrF = requested.lrF;
-        }
-        if (requested.gave("tf32")) cfg.tf32 = requested.tf32;
-        cfg.onNonfinite = requested.onNonfinite;
-        cfg.maxNonfinite = requested.maxNonfinite;
+        DistillConfig cfg = DistillConfig.fromJson(RunFolder.text(c.part("config.json"))).resumedAs(requested, listener::onMessage);
         cfg.validate();
         Device device = DeviceOption.parse(cfg.device);
         JsonObject state = TrainingLoop.state(c);
