@@ -13,7 +13,9 @@ op for op:
     backward, norm + guard, Adam step;
   * EMA of the generator's weights (mul_ + add_ per parameter), or a copy when the half-life is 0.
 Teacher and fake run in train mode when train_mode (as DiffInstruct.run), the generator in train mode.
-Adam is torch.optim.Adam with PyTorch's defaults otherwise (eps 1e-8). TorchScript's graph-executor
+Adam is torch.optim.Adam with PyTorch's defaults otherwise (eps 1e-8). On CUDA (or with
+--device-guard) the guard stays on the device as the Java trainer's does there: fused Adam, told a
+device-side found_inf, skips a non-finite update without a host read. TorchScript's graph-executor
 optimisation is switched like the Java trainer's (off; --jit-optimize turns it on).
 Prints JSON {name: {"mean_us", "err_us"}} like bench/op_overhead.py.
 """
@@ -38,6 +40,9 @@ def main():
     ap.add_argument("--name", required=True, help="benchmark name to report")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]: networks, noise and RNG there (scripts/gpu-check.sh)")
+    ap.add_argument("--device-guard", action=argparse.BooleanOptionalAction, default=None,
+                    help="the non-finite guard without host reads, as the Java trainer runs it on CUDA: fused Adam"
+                         " told found_inf on the device (GradScaler's mechanism); default: on for cuda")
     ap.add_argument("--jit-optimize", action="store_true")
     ap.add_argument("--warmup", type=float, default=10.0)
     ap.add_argument("--cpu-steps", type=int, default=0, help="instead: time this many steps by thread CPU time")
@@ -68,8 +73,10 @@ def main():
     for p in ema.parameters():
         p.requires_grad_(False)
     betas = (cfg["beta1"], cfg["beta2"])
-    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg["lrG"], betas=betas)
-    opt_f = torch.optim.Adam(fake.parameters(), lr=cfg["lrF"], betas=betas)
+    device_guard = cuda if a.device_guard is None else a.device_guard
+    # the device guard needs fused Adam: the one implementation that skips an update on a device-side found_inf
+    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg["lrG"], betas=betas, fused=device_guard or None)
+    opt_f = torch.optim.Adam(fake.parameters(), lr=cfg["lrF"], betas=betas, fused=device_guard or None)
     gen_params, fake_params = list(gen.parameters()), list(fake.parameters())
     ema_pairs = list(zip(ema.parameters(), gen.parameters()))
     g = torch.Generator(device=dev).manual_seed(1)
@@ -84,6 +91,8 @@ def main():
         return (torch.randn(n, generator=g, device=dev) * p_std + p_mean).exp()
 
     def guarded_step(opt, params):
+        if device_guard:
+            return device_guarded_step(opt, params)
         # libtorch's clip_grad_norm_: per-tensor norms, their norm, rescale only if over the limit
         grads = [p.grad for p in params if p.grad is not None]
         total = torch.stack([gr.norm(2) for gr in grads]).norm(2)
@@ -99,6 +108,16 @@ def main():
             return norm
         opt.step()
         return norm
+
+    def device_guarded_step(opt, params):
+        # as the Java trainer on CUDA (Adam.guardedStep): norm, clip and finiteness stay on the device;
+        # a non-finite gradient leaves parameters, moments and step counts as they were, and nothing waits
+        grads = [p.grad for p in params if p.grad is not None]
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        if grad_clip > 0:
+            torch._foreach_mul_(grads, (grad_clip / (total + 1e-6)).clamp(max=1.0))
+        opt.grad_scale, opt.found_inf = None, (~torch.isfinite(total)).float()
+        opt.step()
 
     def step():
         # 1. fake score: denoising score matching on detached generator samples

@@ -90,7 +90,8 @@ run)
   checks=$?
   set -e
   for c in mixture unet; do
-    "$PY" "$ROOT/bench/train_step.py" --dir "$BM/$c" --name "trainStep[model=$c]" --device "${DEVICE%%:*}" \
+    # --device-guard: the twin keeps its non-finite guard on the device as Java does on CUDA (on the CPU run, to exercise it)
+    "$PY" "$ROOT/bench/train_step.py" --dir "$BM/$c" --name "trainStep[model=$c]" --device "${DEVICE%%:*}" --device-guard \
       --warmup 5 --iterations 5 --iteration-seconds 2 > "$OUT/py-$c.json"
   done
   "$PY" - "$OUT" <<'PYEOF'
