@@ -143,6 +143,10 @@ int dt_set_graph_executor_optimize(int on);
  * times faster, no longer float32-exact. Flags only: no effect on a CPU. Returns the previous bits. */
 int dt_set_tf32(int bits);
 int dt_get_tf32(void);
+/* cuDNN's autotuner, process-wide: on, the first convolution of each shape times the algorithms
+ * and keeps the fastest (faster steps; which algorithm wins may differ between runs). Flag only:
+ * no effect on a CPU. Returns the previous setting. */
+int dt_set_cudnn_benchmark(int on);
 /* Checks that a device string names a device this libtorch can use. */
 int dt_check_device(const char *device);
 /* Number of live handles of each kind, to find leaks: out[0]=tensors, [1]=modules,

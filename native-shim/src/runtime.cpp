@@ -1,5 +1,6 @@
 // The process-level part of dishim.h: the thread-local last error, malloc'd buffers, libtorch's
-// version and build, threads, grad mode, the graph executor, TF32 and the live-handle counts.
+// version and build, threads, grad mode, the graph executor, TF32, cuDNN's autotuner and the
+// live-handle counts.
 //
 // Every entry point that can throw is wrapped in GUARD (shim_internal.h): exceptions become a
 // thread-local message and a failure return value, because an exception unwinding into the JVM's
@@ -77,6 +78,10 @@ int dt_set_tf32(int bits) {
   GUARD(-1, if (bits < 0 || bits > 3) fail("TF32 bits must be 0..3, got " + std::to_string(bits));
         int prev = dt_get_tf32(); auto &c = at::globalContext();
         c.setAllowTF32CuBLAS((bits & 1) != 0); c.setAllowTF32CuDNN((bits & 2) != 0); return prev;)
+}
+int dt_set_cudnn_benchmark(int on) {
+  GUARD(-1, auto &c = at::globalContext(); bool prev = c.benchmarkCuDNN(); c.setBenchmarkCuDNN(on != 0);
+        return prev ? 1 : 0;)
 }
 int dt_check_device(const char *device) { GUARD(-1, device_of(device); return 0;) }
 int dt_live_handles(int64_t *out4) {

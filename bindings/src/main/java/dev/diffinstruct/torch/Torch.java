@@ -254,6 +254,16 @@ public final class Torch {
         return (Native.check(Dishim.dt_get_tf32(), "get_tf32") & 2) != 0;
     }
 
+    /**
+     * cuDNN's autotuner for the whole process ({@code torch.backends.cudnn.benchmark}): the first
+     * convolution of each shape times cuDNN's algorithms and keeps the fastest, so steps are faster
+     * and which algorithm wins may differ between runs. Flag only: nothing changes on a CPU.
+     * Returns the previous setting.
+     */
+    public static boolean setCudnnBenchmark(boolean on) {
+        return Native.check(Dishim.dt_set_cudnn_benchmark(on ? 1 : 0), "set_cudnn_benchmark") == 1;
+    }
+
     /** Live native handles {tensors, modules, optimizers, generators}: for leak checks. */
     public static long[] liveHandles() {
         try (Arena a = Arena.ofConfined()) {

@@ -114,7 +114,7 @@ class TrainingHelpersTest {
     }
 
     @Test
-    void tf32FlagsAreProcessWideAndReadBack() throws Exception {
+    void tf32AndCudnnFlagsAreProcessWideAndReadBack() throws Exception {
         boolean mm = Torch.tf32Matmul(), conv = Torch.tf32Convolutions();
         var pool = java.util.concurrent.Executors.newSingleThreadExecutor();
         try {
@@ -129,6 +129,13 @@ class TrainingHelpersTest {
         } finally {
             Torch.setTf32(mm, conv);
             pool.shutdownNow();
+        }
+        boolean bench = Torch.setCudnnBenchmark(true);
+        try {
+            assertTrue(Torch.setCudnnBenchmark(false), "the autotuner flag did not read back");
+            assertFalse(Torch.setCudnnBenchmark(true));
+        } finally {
+            Torch.setCudnnBenchmark(bench);
         }
     }
 }

@@ -145,11 +145,19 @@ final class DistillOptions {
                     + " on a CPU without AVX512-BF16 it is slower than fp32. No fp16: it diverges here (default: fp32).")
     String precision;
 
-    @Option(names = "--tf32", negatable = true,
+    // arity 0..1 rather than negatable: picocli's --no-X sets a negatable option to its default when
+    // that default is true, and --config's values arrive as defaults
+    @Option(names = "--tf32", arity = "0..1", fallbackValue = "true", paramLabel = "true|false",
             description = "TensorFloat-32 for float32 matmuls and convolutions on CUDA GPUs of the Ampere generation or newer:"
                     + " several times faster, products with 10-bit mantissas; no effect on a CPU. May change on --resume"
                     + " (default: off, as in EDM's training code).")
     Boolean tf32;
+
+    @Option(names = "--cudnn-benchmark", arity = "0..1", fallbackValue = "true", paramLabel = "true|false",
+            description = "cuDNN's autotuner for convolutions on CUDA: faster steps, but the algorithms it picks (and so the"
+                    + " last bits of a run) may differ between runs; --cudnn-benchmark=false for repeatable runs. No effect on a"
+                    + " CPU. May change on --resume (default: on, as in EDM's training code).")
+    Boolean cudnnBenchmark;
 
     @Option(names = "--on-nonfinite", paramLabel = "skip|stop",
             description = "A step with a NaN/Inf gradient (a teacher returning NaN/Inf, a diverging generator): skip its update, or stop the run (default: skip).")
@@ -273,6 +281,7 @@ final class DistillOptions {
         if (onNonfinite != null) c.onNonfinite = onNonfinite;
         if (precision != null) c.precision = precision;
         if (tf32 != null) c.tf32 = tf32;
+        if (cudnnBenchmark != null) c.cudnnBenchmark = cudnnBenchmark;
         if (maxNonfinite != null) c.maxNonfinite = maxNonfinite;
         if (emaHalflife != null) c.emaHalflife = emaHalflife;
         if (seed != null) c.seed = seed;

@@ -1,6 +1,7 @@
 package dev.diffinstruct.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
@@ -46,8 +47,9 @@ class ConfigRoundTripTest {
         // options away from their defaults, the betas pair and --no-dropout among them
         roundTrip("distill", dir.resolve("d1"), dir.resolve("d2"), "--steps", "12", "--warmup-fake", "4", "--batch", "32",
                 "--lr-g", "3e-4", "--betas", "0.1,0.99", "--sigma-sampler", "karras", "--rho", "5", "--no-dropout",
-                "--objective", "sid", "--ckpt-every", "6", "--log-every", "3", "--seed", "9", "--tf32", "-q");
+                "--objective", "sid", "--ckpt-every", "6", "--log-every", "3", "--seed", "9", "--tf32", "--cudnn-benchmark=false", "-q");
         assertTrue(config(dir.resolve("d1")).get("tf32").getAsBoolean(), "--tf32 did not reach config.json");
+        assertFalse(config(dir.resolve("d1")).get("cudnnBenchmark").getAsBoolean(), "--cudnn-benchmark=false did not reach config.json");
         roundTrip("refine", dir.resolve("r1"), dir.resolve("r2"), "--generator", dir.resolve("d1/generator.pt").toString(),
                 "--steps", "6", "--warmup-fake", "2", "--batch", "32", "-q");
     }
@@ -71,5 +73,19 @@ class ConfigRoundTripTest {
         roundTrip("train-teacher", dir.resolve("t1"), dir.resolve("t2"), "--data", data.toString(), "--model", model.toString(),
                 "--steps", "6", "--batch", "4", "--lr", "2e-3", "--betas", "0.8,0.99", "--hflip", "--lr-warmup", "2",
                 "--log-every", "2", "--ckpt-every", "3", "-q");
+    }
+
+    @Test
+    void theCommandLineOverridesAConfigsSwitchesBothWays() throws Exception {
+        Path on = dir.resolve("on"), off = dir.resolve("off");
+        Cli r = Cli.run("distill", "--steps", "4", "--warmup-fake", "2", "--batch", "32", "--tf32", "--out", on.toString(), "-q");
+        assertEquals(0, r.exitCode(), r.err());
+        // the config's true arrives as the option's default: an explicit false must still win
+        Cli again = Cli.run("distill", "--config", on.resolve("config.json").toString(), "--tf32=false", "--cudnn-benchmark=false",
+                "--out", off.toString(), "-q");
+        assertEquals(0, again.exitCode(), again.err());
+        assertFalse(config(off).get("tf32").getAsBoolean());
+        assertFalse(config(off).get("cudnnBenchmark").getAsBoolean());
+        assertTrue(config(on).get("cudnnBenchmark").getAsBoolean(), "the autotuner's default is on");
     }
 }

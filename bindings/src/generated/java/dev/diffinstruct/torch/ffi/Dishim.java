@@ -1781,6 +1781,66 @@ public class Dishim extends Dishim$shared {
         }
     }
 
+    private static class dt_set_cudnn_benchmark {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dishim.C_INT,
+            Dishim.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dt_set_cudnn_benchmark");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int dt_set_cudnn_benchmark(int on)
+     * }
+     */
+    public static FunctionDescriptor dt_set_cudnn_benchmark$descriptor() {
+        return dt_set_cudnn_benchmark.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int dt_set_cudnn_benchmark(int on)
+     * }
+     */
+    public static MethodHandle dt_set_cudnn_benchmark$handle() {
+        return dt_set_cudnn_benchmark.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int dt_set_cudnn_benchmark(int on)
+     * }
+     */
+    public static MemorySegment dt_set_cudnn_benchmark$address() {
+        return dt_set_cudnn_benchmark.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int dt_set_cudnn_benchmark(int on)
+     * }
+     */
+    public static int dt_set_cudnn_benchmark(int on) {
+        var mh$ = dt_set_cudnn_benchmark.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dt_set_cudnn_benchmark", on);
+            }
+            return (int)mh$.invokeExact(on);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class dt_check_device {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Dishim.C_INT,

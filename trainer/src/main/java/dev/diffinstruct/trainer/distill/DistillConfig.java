@@ -103,6 +103,12 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
      */
     public boolean tf32 = false;
     /**
+     * cuDNN's autotuner for the convolutions on CUDA (faster steps; the chosen algorithms, and so
+     * the last bits, may differ between runs). On by default, as in EDM's training code; no effect
+     * on a CPU or on networks without convolutions.
+     */
+    public boolean cudnnBenchmark = true;
+    /**
      * A step whose gradient (of either network) is NaN or Inf, from a teacher that returns NaN/Inf or
      * a diverging generator: "skip" drops that update and goes on, "stop" ends the run at once.
      * Nothing non-finite is ever applied, so no checkpoint holds it.
@@ -221,18 +227,18 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
      * A config.json or checkpoint configuration. Before --objective existed, DMD and SiD were
      * values of "weighting"; such files read as that objective with the IKL weighting left at sigma2.
      */
-    /** Options a resumed run takes from the request besides the loop's; the learning rates and TF32 too when given explicitly. */
+    /** Options a resumed run takes from the request besides the loop's; the learning rates, TF32 and the autotuner too when given explicitly. */
     private static final Set<String> RESUMABLE = Set.of("onNonfinite", "maxNonfinite");
 
     /**
      * This (a checkpoint's) configuration as a resume that asks for {@code requested} continues
      * it: the loop's bookkeeping and the non-finite policy from the request, the learning rates
-     * and TF32 too where the user gave them (a rate change is reported), everything else the
+     * TF32 and the autotuner too where the user gave them (a rate change is reported), everything else the
      * checkpoint's (differences the user asked for are reported).
      */
     DistillConfig resumedAs(DistillConfig requested, java.util.function.Consumer<String> report) {
         Set<String> changeable = new java.util.HashSet<>(RESUMABLE);
-        for (String f : new String[] {"lrG", "lrF", "tf32"}) if (requested.gave(f)) changeable.add(f);
+        for (String f : new String[] {"lrG", "lrF", "tf32", "cudnnBenchmark"}) if (requested.gave(f)) changeable.add(f);
         DistillConfig cfg = resumedAs(requested, changeable, report);
         if (requested.gave("lrG") && requested.lrG != lrG) {
             report.accept("resuming: generator learning rate " + lrG + " -> " + requested.lrG);
@@ -243,6 +249,7 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
             cfg.lrF = requested.lrF;
         }
         if (requested.gave("tf32")) cfg.tf32 = requested.tf32;
+        if (requested.gave("cudnnBenchmark")) cfg.cudnnBenchmark = requested.cudnnBenchmark;
         cfg.onNonfinite = requested.onNonfinite;
         cfg.maxNonfinite = requested.maxNonfinite;
         return cfg;

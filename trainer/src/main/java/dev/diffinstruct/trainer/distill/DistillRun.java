@@ -71,6 +71,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
         this.ema = new GeneratorNet(ema, cfg.classes);
         this.fake = new Denoiser(fake, cfg.classes);
         Torch.setTf32(cfg.tf32, cfg.tf32); // process-wide: set both ways, so that the run before this one does not decide
+        Torch.setCudnnBenchmark(cfg.cudnnBenchmark);
         if ("bf16".equals(cfg.precision)) { // the step's three networks; the EMA copy only samples, in float32
             this.teacherStep.autocast(DType.BFLOAT16);
             this.generator.autocast(DType.BFLOAT16);
@@ -128,7 +129,7 @@ public final class DistillRun implements TrainingLoop.Trainer<StepMetrics>, Auto
     /**
      * Continues the run in {@code requested.out} from its newest readable checkpoint, with the
      * checkpoint's configuration except for what a resumed run may change (steps, logging and
-     * checkpoint intervals, the non-finite policy, and TF32 and learning rates given explicitly: the RNG
+     * checkpoint intervals, the non-finite policy, and TF32, the autotuner and learning rates given explicitly: the RNG
      * states tie a run to its device); other differences are reported. The teacher is loaded again
      * from the checkpoint's configuration. Empty if there is no checkpoint.
      */

@@ -76,14 +76,16 @@ class PrecisionTest {
     }
 
     @Test
-    void tf32IsTheRunsSettingChangesNothingOnTheCpuAndMayChangeOnResume() {
+    void tf32AndTheAutotunerAreTheRunsSettingsChangeNothingOnTheCpuAndMayChangeOnResume() {
         Path out = dir.resolve("tf32");
         DistillConfig on = ResumeTest.small(out);
         on.steps = 30;
         on.tf32 = true;
+        on.cudnnBenchmark = false;
         float[][] withTf32;
         try (DistillRun di = DistillRun.open(on, false, TrainingListener.none())) {
             assertTrue(Torch.tf32Matmul() && Torch.tf32Convolutions(), "the run did not turn TF32 on");
+            assertFalse(Torch.setCudnnBenchmark(false), "the run did not turn the autotuner off");
             assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
             withTf32 = ResumeTest.fingerprint(di);
         }
@@ -91,8 +93,9 @@ class PrecisionTest {
         off.steps = 30;
         try (DistillRun di = DistillRun.open(off, false, TrainingListener.none())) {
             assertFalse(Torch.tf32Matmul() || Torch.tf32Convolutions(), "the previous run's TF32 outlived it");
+            assertTrue(Torch.setCudnnBenchmark(true), "the run did not turn the autotuner (back) on");
             assertTrue(di.run(TrainingListener.none(), new AtomicBoolean()).complete());
-            // TF32 is a flag for cuBLAS and cuDNN: the CPU's arithmetic must not move by a bit
+            // TF32 and the autotuner are flags for cuBLAS and cuDNN: the CPU's arithmetic must not move by a bit
             assertTrue(Arrays.deepEquals(withTf32, ResumeTest.fingerprint(di)), "TF32 changed the CPU's results");
         }
         // a resume may turn it off (a speed/precision switch, not state), and says nothing about it
