@@ -97,6 +97,11 @@ final class TrainTeacherCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "DEV", description = "auto (CUDA when this libtorch has a GPU, else the CPU), cpu, cuda or cuda:N (default: auto).")
     String device;
 
+    @Option(names = "--cudnn-benchmark", arity = "0..1", fallbackValue = "true", paramLabel = "true|false",
+            description = "cuDNN's autotuner for convolutions on CUDA: faster steps, algorithms (and last bits) that may differ"
+                    + " between runs; no effect on a CPU. May change on --resume (default: on, as in EDM's training code).")
+    Boolean cudnnBenchmark;
+
     @Option(names = "--log-every", paramLabel = "N", description = "Log the mean loss of the last N steps to metrics.jsonl (default: 50).")
     Long logEvery;
 
@@ -176,6 +181,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
         c.model = model.toString();
         c.out = out;
         if (classes != null) c.classes = classes;
+        if (cudnnBenchmark != null) c.cudnnBenchmark = cudnnBenchmark;
         c.hflip = hflip;
         if (steps != null) c.steps = steps;
         if (batch != null) c.batch = batch;

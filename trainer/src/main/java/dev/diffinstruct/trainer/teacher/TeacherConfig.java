@@ -40,6 +40,8 @@ public final class TeacherConfig extends RunConfig<TeacherConfig> {
     public double emaRampup = 0.05;
     /** Consecutive non-finite steps (skipped) after which the run fails. */
     public int maxSkippedInARow = 20;
+    /** cuDNN's autotuner on CUDA (as distill's --cudnn-benchmark; on, as in EDM's training code). */
+    public boolean cudnnBenchmark = true;
 
     // ---- bookkeeping (RunConfig), with this command's defaults; the device is stored resolved ----
     {

@@ -59,6 +59,7 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
         this.device = device;
         this.world = world;
         this.out = Path.of(cfg.out);
+        Torch.setCudnnBenchmark(cfg.cudnnBenchmark); // process-wide: set both ways
         this.data = data;
         this.dataShape = data.imageShape();
         this.model = new Denoiser(model, cfg.classes);
@@ -133,7 +134,8 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
     private static TeacherRun resume(CheckpointStore.Checkpoint c, TeacherConfig requested, TrainingListener<TeacherMetrics> listener,
                                      World world) {
         TeacherConfig saved = TeacherConfig.fromJson(RunFolder.text(c.part("config.json")));
-        TeacherConfig cfg = saved.resumedAs(requested, Set.of(), listener::onMessage);
+        TeacherConfig cfg = saved.resumedAs(requested, requested.gave("cudnnBenchmark") ? Set.of("cudnnBenchmark") : Set.of(), listener::onMessage);
+        if (requested.gave("cudnnBenchmark")) cfg.cudnnBenchmark = requested.cudnnBenchmark;
         cfg.validate();
         JsonObject state = TrainingLoop.state(c);
         Device device = DeviceOption.parse(cfg.device);

@@ -204,8 +204,10 @@ class TeacherRunTest {
     void outputsAreWrappedEvalModeTeachersWithTheirAttributes() throws IOException {
         TeacherConfig c = config("out");
         c.steps = 7;
+        c.cudnnBenchmark = false;
         List<Double> losses = new ArrayList<>();
         try (TeacherRun t = TeacherRun.open(c, false, TrainingListener.none())) {
+            assertFalse(Torch.setCudnnBenchmark(true), "the run did not set cuDNN's autotuner as configured");
             t.run(new TrainingListener<TeacherMetrics>() {
                 @Override
                 public void onProgress(long step, double loss) {
