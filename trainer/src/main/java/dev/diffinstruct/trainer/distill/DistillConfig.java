@@ -221,18 +221,14 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
         return this;
     }
 
-    // ---- JSON ----------------------------------------------------------------------------------
+    // ---- resuming ------------------------------------------------------------------------------
 
-    /**
-     * A config.json or checkpoint configuration. Before --objective existed, DMD and SiD were
-     * values of "weighting"; such files read as that objective with the IKL weighting left at sigma2.
-     */
     /** Options a resumed run takes from the request besides the loop's; the learning rates, TF32 and the autotuner too when given explicitly. */
     private static final Set<String> RESUMABLE = Set.of("onNonfinite", "maxNonfinite");
 
     /**
      * This (a checkpoint's) configuration as a resume that asks for {@code requested} continues
-     * it: the loop's bookkeeping and the non-finite policy from the request, the learning rates
+     * it: the loop's bookkeeping and the non-finite policy from the request, the learning rates,
      * TF32 and the autotuner too where the user gave them (a rate change is reported), everything else the
      * checkpoint's (differences the user asked for are reported).
      */
@@ -255,6 +251,12 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
         return cfg;
     }
 
+    // ---- JSON ----------------------------------------------------------------------------------
+
+    /**
+     * A config.json or checkpoint configuration. Before --objective existed, DMD and SiD were
+     * values of "weighting"; such files read as that objective with the IKL weighting left at sigma2.
+     */
     public static DistillConfig fromJson(String json) {
         JsonElement tree = JsonParser.parseString(json);
         if (tree.isJsonObject()) {
