@@ -16,7 +16,8 @@ Teacher and fake run in train mode when train_mode (as DiffInstruct.run), the ge
 Adam is torch.optim.Adam with PyTorch's defaults otherwise (eps 1e-8). On CUDA (or with
 --device-guard) the guard stays on the device as the Java trainer's does there: fused Adam, told a
 device-side found_inf, skips a non-finite update without a host read. TorchScript's graph-executor
-optimisation is switched like the Java trainer's (off; --jit-optimize turns it on).
+optimisation is switched like the Java trainer's (off; --jit-optimize turns it on), and TF32 and cuDNN's
+autotuner as config.json says (tf32, cudnnBenchmark).
 Prints JSON {name: {"mean_us", "err_us"}} like bench/op_overhead.py.
 """
 import argparse
@@ -55,6 +56,9 @@ def main():
     if a.threads:
         torch.set_num_threads(a.threads)
     torch._C._set_graph_executor_optimize(a.jit_optimize)
+    # as DistillRun sets them (flags for cuBLAS and cuDNN only)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = cfg.get("tf32", False)
+    torch.backends.cudnn.benchmark = cfg.get("cudnnBenchmark", True)
     torch.manual_seed(cfg["seed"])
     train_mode = cfg["trainMode"]
     latent = [int(s) for s in cfg["latentShape"]]
