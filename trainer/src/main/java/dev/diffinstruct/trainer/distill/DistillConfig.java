@@ -236,18 +236,8 @@ public final class DistillConfig extends RunConfig<DistillConfig> {
         Set<String> changeable = new java.util.HashSet<>(RESUMABLE);
         for (String f : new String[] {"lrG", "lrF", "tf32", "cudnnBenchmark"}) if (requested.gave(f)) changeable.add(f);
         DistillConfig cfg = resumedAs(requested, changeable, report);
-        if (requested.gave("lrG") && requested.lrG != lrG) {
-            report.accept("resuming: generator learning rate " + lrG + " -> " + requested.lrG);
-            cfg.lrG = requested.lrG;
-        }
-        if (requested.gave("lrF") && requested.lrF != lrF) {
-            report.accept("resuming: fake-score learning rate " + lrF + " -> " + requested.lrF);
-            cfg.lrF = requested.lrF;
-        }
-        if (requested.gave("tf32")) cfg.tf32 = requested.tf32;
-        if (requested.gave("cudnnBenchmark")) cfg.cudnnBenchmark = requested.cudnnBenchmark;
-        cfg.onNonfinite = requested.onNonfinite;
-        cfg.maxNonfinite = requested.maxNonfinite;
+        if (cfg.lrG != lrG) report.accept("resuming: generator learning rate " + lrG + " -> " + cfg.lrG);
+        if (cfg.lrF != lrF) report.accept("resuming: fake-score learning rate " + lrF + " -> " + cfg.lrF);
         return cfg;
     }
 

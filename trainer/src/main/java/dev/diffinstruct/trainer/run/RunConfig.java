@@ -72,6 +72,14 @@ public abstract class RunConfig<C extends RunConfig<C>> {
         cfg.ckptEvery = requested.ckptEvery;
         cfg.keepCheckpoints = requested.keepCheckpoints;
         cfg.out = requested.out;
+        for (String field : alsoChangeable) {
+            try {
+                java.lang.reflect.Field f = getClass().getField(field);
+                f.set(cfg, f.get(requested));
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalArgumentException(getClass().getSimpleName() + " has no public field " + field, e);
+            }
+        }
         return cfg;
     }
 

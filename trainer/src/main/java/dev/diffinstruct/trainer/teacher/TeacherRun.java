@@ -135,7 +135,6 @@ public final class TeacherRun implements TrainingLoop.Trainer<TeacherMetrics>, A
                                      World world) {
         TeacherConfig saved = TeacherConfig.fromJson(RunFolder.text(c.part("config.json")));
         TeacherConfig cfg = saved.resumedAs(requested, requested.gave("cudnnBenchmark") ? Set.of("cudnnBenchmark") : Set.of(), listener::onMessage);
-        if (requested.gave("cudnnBenchmark")) cfg.cudnnBenchmark = requested.cudnnBenchmark;
         cfg.validate();
         JsonObject state = TrainingLoop.state(c);
         Device device = DeviceOption.parse(cfg.device);
